@@ -1,0 +1,87 @@
+//! `ftnn` — analyse the crash fault tolerance of a neural network.
+//!
+//! ```text
+//! ftnn analyze --model M.safetensors --inputs X.npy --p 0,0.01,0,0 [--repetitions 10000]
+//!              [--seed 0] [--exact] [--output OUT.json] [--format table|json]
+//!
+//! ftnn init --sizes 20,15,14,1 --activation relu --init random --scale 3 --mean 0.1 \
+//!           --seed 0 --output net.safetensors
+//! ```
+//!
+//! Exit codes: 0 success, 2 invalid usage or input (nothing is written), 1 other failures.
+
+mod analyze;
+mod init;
+mod npy;
+mod report;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Probabilistic fault tolerance of neural networks: Monte Carlo crash injection, exact
+/// enumeration and (soon) analytic bounds.
+#[derive(Parser, Debug)]
+#[command(name = "ftnn", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Distribution of the output error Δ = ŷ − y when neurons crash with probabilities p.
+    Analyze(analyze::AnalyzeArgs),
+    /// Write a new network with seeded random weights in the ftnn model format.
+    Init(init::InitArgs),
+}
+
+/// An error together with the exit code it maps to.
+#[derive(Debug)]
+pub struct CliError {
+    /// 2 for invalid usage or input, 1 otherwise.
+    pub code: u8,
+    /// The error with its context chain.
+    pub error: anyhow::Error,
+}
+
+impl CliError {
+    /// Invalid usage or input (exit code 2).
+    pub fn input(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            code: 2,
+            error: error.into(),
+        }
+    }
+    /// Any other failure (exit code 1).
+    pub fn failure(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            code: 1,
+            error: error.into(),
+        }
+    }
+}
+
+impl From<ftnn_model::ModelError> for CliError {
+    fn from(e: ftnn_model::ModelError) -> Self {
+        let code = if e.is_input_error() { 2 } else { 1 };
+        Self {
+            code,
+            error: e.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Analyze(args) => analyze::run(args),
+        Command::Init(args) => init::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {:#}", e.error);
+            ExitCode::from(e.code)
+        }
+    }
+}

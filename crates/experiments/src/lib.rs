@@ -1,0 +1,27 @@
+//! # ftnn-experiments — the paper's experiments, reproducible and resumable
+//!
+//! Each experiment of SPEC §10 implements [`Experiment`]: an id, its parameters for each
+//! [`Profile`] (`smoke` for CI, `quick` by default, `paper` for the paper's settings), and a
+//! `run` that returns a JSON result plus a one-paragraph conclusion. The [`runner`] writes
+//! `results/<id>/results.json` atomically, skips an experiment whose results exist for the same
+//! profile and parameters, and lets an experiment checkpoint its independent steps
+//! ([`Context::step`]) so that an interrupted run resumes where it stopped.
+
+pub mod fit;
+pub mod ntk;
+pub mod profile;
+pub mod runner;
+pub mod store;
+
+pub use profile::Profile;
+pub use runner::{run_experiment, Context, Experiment, Outcome, RunStatus};
+
+/// Every registered experiment, in the order `reproduce-all` runs them.
+pub fn registry() -> Vec<Box<dyn Experiment>> {
+    vec![Box::new(ntk::Ntk)]
+}
+
+/// Looks an experiment up by id.
+pub fn find(id: &str) -> Option<Box<dyn Experiment>> {
+    registry().into_iter().find(|e| e.id() == id)
+}

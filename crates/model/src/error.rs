@@ -1,0 +1,125 @@
+//! Typed errors of the model crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong when building, loading or running a crash-injecting network.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A failure probability is NaN, infinite or outside [0, 1].
+    #[error("failure probability p[{layer}] = {value} is not a number in [0, 1]")]
+    InvalidProbability {
+        /// Layer of neurons (0 = input).
+        layer: usize,
+        /// The offending value.
+        value: f64,
+    },
+    /// A failure probability that is not a number at all.
+    #[error("failure probability p[{layer}] = `{text}` is not a number")]
+    UnparsableProbability {
+        /// Layer of neurons (0 = input).
+        layer: usize,
+        /// The text given.
+        text: String,
+    },
+    /// The failure vector does not have one entry per layer of neurons.
+    #[error(
+        "the failure vector has {got} entries but the network has {expected} layers of neurons \
+         (input, hidden…, output): give one probability per layer"
+    )]
+    FailureLength {
+        /// Number of layers of neurons of the network.
+        expected: usize,
+        /// Number of entries given.
+        got: usize,
+    },
+    /// Two tensors or a tensor and the network disagree on a shape.
+    #[error("shape mismatch for {what}: expected {expected}, got {got}")]
+    Shape {
+        /// What was being checked.
+        what: String,
+        /// Expected shape, human readable.
+        expected: String,
+        /// Actual shape, human readable.
+        got: String,
+    },
+    /// A value that must be finite is NaN or infinite.
+    #[error("{what} contains a non-finite value ({value}) at index {index}")]
+    NonFinite {
+        /// What was being checked.
+        what: String,
+        /// Flat index of the first offending value.
+        index: usize,
+        /// The value.
+        value: f64,
+    },
+    /// An activation name that ftnn does not know.
+    #[error("unknown activation `{0}` (expected one of: sigmoid, relu, tanh, softplus)")]
+    UnknownActivation(String),
+    /// The Lipschitz constant is not a positive finite number.
+    #[error("k_lips = {0} must be a positive finite number")]
+    InvalidKLips(f64),
+    /// A network needs at least one layer of weights and non-zero widths.
+    #[error("invalid architecture: {0}")]
+    Architecture(String),
+    /// A tensor the model file must contain is absent.
+    #[error("{path}: tensor `{name}` is missing ({hint})")]
+    MissingTensor {
+        /// File being read.
+        path: PathBuf,
+        /// Name of the missing tensor.
+        name: String,
+        /// What the file should contain.
+        hint: String,
+    },
+    /// The model file could not be parsed or has wrong content.
+    #[error("{path}: {reason}")]
+    ModelFile {
+        /// File being read.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An I/O error on a named file.
+    #[error("{}", path.display())]
+    Io {
+        /// File being read or written.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A Monte Carlo run was asked for zero repetitions.
+    #[error("the number of repetitions must be at least 1")]
+    ZeroRepetitions,
+    /// There is no input to evaluate.
+    #[error("no inputs given: at least one input row is needed")]
+    NoInputs,
+    /// Exact enumeration would need too many crash patterns.
+    #[error(
+        "exact enumeration needs 2^{crashable} crash patterns ({crashable} neurons with 0 < p < 1); \
+         the limit is {max} neurons"
+    )]
+    TooManyCrashable {
+        /// Number of neurons that may or may not crash.
+        crashable: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// The run was cancelled by its progress callback.
+    #[error("cancelled")]
+    Cancelled,
+    /// An error from candle.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}
+
+impl ModelError {
+    /// True when the error is caused by the caller's input (bad file, bad value, bad shape)
+    /// rather than by a failure of the machine; command-line front ends exit with code 2 then.
+    pub fn is_input_error(&self) -> bool {
+        !matches!(self, ModelError::Candle(_) | ModelError::Cancelled)
+    }
+}
+
+/// Result alias of the model crate.
+pub type Result<T> = std::result::Result<T, ModelError>;
