@@ -4,6 +4,8 @@
 //! ftnn analyze --model M.safetensors --inputs X.npy --p 0,0.01,0,0 [--repetitions 10000]
 //!              [--seed 0] [--exact] [--output OUT.json] [--format table|json]
 //!
+//! ftnn compare --model M.safetensors --inputs X.npy --p 0,0.01,0,0 [--bounds all]
+//!              [--output RANKING.csv|.json] [--format table|json|csv]
 //! ftnn init --sizes 20,15,14,1 --activation relu --init random --scale 3 --mean 0.1 \
 //!           --seed 0 --output net.safetensors
 //! ```
@@ -11,6 +13,8 @@
 //! Exit codes: 0 success, 2 invalid usage or input (nothing is written), 1 other failures.
 
 mod analyze;
+mod common;
+mod compare;
 mod init;
 mod npy;
 mod report;
@@ -19,7 +23,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Probabilistic fault tolerance of neural networks: Monte Carlo crash injection, exact
-/// enumeration and (soon) analytic bounds.
+/// enumeration and analytic bounds.
 #[derive(Parser, Debug)]
 #[command(name = "ftnn", version, about, long_about = None)]
 struct Cli {
@@ -31,6 +35,8 @@ struct Cli {
 enum Command {
     /// Distribution of the output error Δ = ŷ − y when neurons crash with probabilities p.
     Analyze(analyze::AnalyzeArgs),
+    /// Rank the analytic bounds by how well they follow the Monte Carlo error over the inputs.
+    Compare(compare::CompareArgs),
     /// Write a new network with seeded random weights in the ftnn model format.
     Init(init::InitArgs),
 }
@@ -75,6 +81,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Init(args) => init::run(args),
     };
     match result {

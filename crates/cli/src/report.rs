@@ -1,7 +1,9 @@
 //! The `analyze` report: the JSON document of SPEC §11 and the human table.
 
+use ftnn_bounds::BoundOutput;
 use ftnn_model::{DeltaStats, ExactStats, FailureVector, Mlp};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// The model summary of the JSON document.
 #[derive(Serialize)]
@@ -37,8 +39,29 @@ pub struct AnalyzeReport {
     experiment: Experiment,
     #[serde(skip_serializing_if = "Option::is_none")]
     exact: Option<Exact>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    bounds: BTreeMap<&'static str, BoundJson>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     notes: Vec<String>,
+}
+
+/// One bound in the JSON document: `[N][n_L]` arrays, or `[N]` for b1.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum BoundJson {
+    /// Mean and optional std per input and output.
+    PerOutput {
+        /// Estimated mean.
+        mean: Vec<Vec<f64>>,
+        /// Estimated std.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        std: Option<Vec<Vec<f64>>>,
+    },
+    /// One value per input (b1).
+    PerInput {
+        /// The bound per input.
+        mean: Vec<f64>,
+    },
 }
 
 fn rows(flat: &[f64], width: usize) -> Vec<Vec<f64>> {
@@ -53,9 +76,26 @@ impl AnalyzeReport {
         seed: u64,
         mc: &DeltaStats,
         exact: Option<&ExactStats>,
+        bounds: &[BoundOutput],
         notes: Vec<String>,
     ) -> Self {
         let w = mc.n_outputs;
+        let bounds = bounds
+            .iter()
+            .map(|b| {
+                let json = if b.per_input {
+                    BoundJson::PerInput {
+                        mean: b.mean.clone(),
+                    }
+                } else {
+                    BoundJson::PerOutput {
+                        mean: rows(&b.mean, w),
+                        std: b.std.as_ref().map(|s| rows(s, w)),
+                    }
+                };
+                (b.kind.name(), json)
+            })
+            .collect();
         Self {
             ftnn_version: env!("CARGO_PKG_VERSION"),
             model: ModelInfo {
@@ -75,6 +115,7 @@ impl AnalyzeReport {
                 mean: rows(&e.mean, w),
                 std: rows(&e.std, w),
             }),
+            bounds,
             notes,
         }
     }
@@ -103,6 +144,20 @@ impl AnalyzeReport {
         if exact.is_some() {
             let _ = write!(s, " {:>14} {:>12}", "exact mean", "exact std");
         }
+        let per_output: Vec<(&str, &Vec<Vec<f64>>, Option<&Vec<Vec<f64>>>)> = self
+            .bounds
+            .iter()
+            .filter_map(|(name, b)| match b {
+                BoundJson::PerOutput { mean, std } => Some((*name, mean, std.as_ref())),
+                BoundJson::PerInput { .. } => None,
+            })
+            .collect();
+        for (name, _, std) in &per_output {
+            let _ = write!(s, " {:>14}", format!("{name} mean"));
+            if std.is_some() {
+                let _ = write!(s, " {:>12}", format!("{name} std"));
+            }
+        }
         s.push('\n');
         let n = self.experiment.mean.len();
         for i in 0..n.min(max_inputs) {
@@ -119,6 +174,12 @@ impl AnalyzeReport {
                 if let Some(e) = exact {
                     let _ = write!(s, " {:>14.6e} {:>12.4e}", e.mean[i][k], e.std[i][k]);
                 }
+                for (_, mean, std) in &per_output {
+                    let _ = write!(s, " {:>14.6e}", mean[i][k]);
+                    if let Some(sd) = std {
+                        let _ = write!(s, " {:>12.4e}", sd[i][k]);
+                    }
+                }
                 s.push('\n');
             }
         }
@@ -128,6 +189,16 @@ impl AnalyzeReport {
                 "… {} more inputs (use --format json or --output FILE.json for all)",
                 n - max_inputs
             );
+        }
+        for (name, b) in &self.bounds {
+            if let BoundJson::PerInput { mean } = b {
+                let shown: Vec<String> = mean
+                    .iter()
+                    .take(max_inputs)
+                    .map(|v| format!("{v:.4e}"))
+                    .collect();
+                let _ = writeln!(s, "{name} (per input): {}", shown.join(" "));
+            }
         }
         for note in &self.notes {
             let _ = writeln!(s, "note: {note}");

@@ -429,3 +429,165 @@ fn exact_reports_why_it_is_infeasible() {
     assert!(v.get("exact").is_none());
     assert!(v["notes"][0].as_str().unwrap().contains("limit is 20"));
 }
+
+#[test]
+fn bounds_in_the_json_report() {
+    let f = Fixture::new();
+    let out = f.analyze(
+        "net.safetensors",
+        "x.npy",
+        "0,0.05,0,0",
+        &["--bounds", "all", "--repetitions", "2000"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(f.path("out.json")).unwrap()).unwrap();
+    let b = &v["bounds"];
+    for key in ["b3", "b4", "b2"] {
+        assert_eq!(b[key]["mean"].as_array().unwrap().len(), 3, "{key}");
+        assert_eq!(b[key]["std"][0].as_array().unwrap().len(), 2, "{key}");
+    }
+    assert!(b["b5"]["std"].is_null() && b["b5"]["mean"][2].as_array().unwrap().len() == 2);
+    for key in ["b1_1", "b1_2", "b1_inf"] {
+        let a = b[key]["mean"].as_array().unwrap();
+        assert_eq!(a.len(), 3);
+        assert!(a.iter().all(|x| x.as_f64().unwrap() > 0.0));
+    }
+    // Crashes at two layers: b1 and b2 are undefined; with `all` they are left out and noted.
+    std::fs::remove_file(f.path("out.json")).unwrap();
+    let out = f.analyze(
+        "net.safetensors",
+        "x.npy",
+        "0,0.05,0.05,0",
+        &["--bounds", "all", "--repetitions", "500"],
+    );
+    assert!(out.status.success());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(f.path("out.json")).unwrap()).unwrap();
+    assert!(v["bounds"].get("b2").is_none() && v["bounds"].get("b1_2").is_none());
+    assert!(v["bounds"].get("b4").is_some());
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains("b2 omitted") && notes.contains("first hidden layer only"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn undefined_or_unknown_bounds_are_refused() {
+    let f = Fixture::new();
+    f.assert_bad(
+        f.analyze(
+            "net.safetensors",
+            "x.npy",
+            "0,0.05,0.05,0",
+            &["--bounds", "b2"],
+        ),
+        "b2 is not defined",
+    );
+    f.assert_bad(
+        f.analyze(
+            "net.safetensors",
+            "x.npy",
+            "0,0.05,0,0",
+            &["--bounds", "b7"],
+        ),
+        "unknown bound",
+    );
+}
+
+#[test]
+fn compare_ranks_bounds_in_every_format() {
+    let f = Fixture::new();
+    let x: Vec<f32> = (0..40 * 4)
+        .map(|i| ((i * 37 % 23) as f32 - 11.0) / 6.0)
+        .collect();
+    write_npy(&f.path("many.npy"), "<f4", &[40, 4], &f32_bytes(&x));
+    let run = |out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "compare",
+            "--model",
+            "net.safetensors",
+            "--inputs",
+            "many.npy",
+            "--p",
+            "0,0.02,0,0",
+            "--repetitions",
+            "20000",
+        ];
+        if !out.is_empty() {
+            args.extend_from_slice(&["--output", out]);
+        }
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_ftnn"))
+            .current_dir(f.dir.path())
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    let out = run("rank.json", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(f.path("rank.json")).unwrap()).unwrap();
+    let ranking = v["ranking"].as_array().unwrap();
+    assert_eq!(ranking.len(), 10, "b3/b4/b2 mean+std, b5 mean, three b1");
+    let corr = |r: &serde_json::Value| r["pearson"].as_f64().map_or(-1.0, f64::abs);
+    assert!(ranking.windows(2).all(|w| corr(&w[0]) >= corr(&w[1])));
+    // On a smooth sigmoid net at small p, b4 follows the experiment best.
+    assert!(
+        ranking[0]["quantity"].as_str().unwrap().starts_with("b4"),
+        "{}",
+        ranking[0]
+    );
+    let out = run("rank.csv", &[]);
+    assert!(out.status.success());
+    let csv = std::fs::read_to_string(f.path("rank.csv")).unwrap();
+    assert!(csv.starts_with("quantity,against,points,pearson"));
+    assert_eq!(csv.lines().count(), 11);
+    let out = run("", &["--bounds", "b3,b4"]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains("rank loss") && table.contains("b3 std"),
+        "{table}"
+    );
+    // A single point (one input of a one-output network) cannot be compared.
+    let init = ftnn(&[
+        "init",
+        "--sizes",
+        "4,3,1",
+        "--activation",
+        "relu",
+        "--output",
+        &f.s("one-out.safetensors"),
+    ]);
+    assert!(init.status.success());
+    write_npy(
+        &f.path("one.npy"),
+        "<f4",
+        &[1, 4],
+        &f32_bytes(&[0.1, 0.2, 0.3, 0.4]),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_ftnn"))
+        .current_dir(f.dir.path())
+        .args([
+            "compare",
+            "--model",
+            "one-out.safetensors",
+            "--inputs",
+            "one.npy",
+            "--p",
+            "0,0.1,0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least two points"));
+}

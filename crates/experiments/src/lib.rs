@@ -6,15 +6,23 @@
 //! `results/<id>/results.json` atomically, skips an experiment whose results exist for the same
 //! profile and parameters, and lets an experiment checkpoint its independent steps
 //! ([`Context::step`]) so that an interrupted run resumes where it stopped.
+//!
+//! From the stored results alone each experiment draws its figures ([`Experiment::figures`],
+//! with the helpers of [`plot`]) into `figures/<id>/` and writes its section of `REPORT.md`
+//! ([`Experiment::report`], assembled by [`report::write_report`]): the paper's numbers beside
+//! ours and a verdict.
 
 pub mod fit;
 pub mod ntk;
+pub mod plot;
 pub mod profile;
+pub mod report;
 pub mod runner;
 pub mod store;
 
 pub use profile::Profile;
-pub use runner::{run_experiment, Context, Experiment, Outcome, RunStatus};
+pub use report::{write_report, PaperRow, ReportSection, Verdict};
+pub use runner::{draw_figures, run_experiment, Context, Experiment, Outcome, Paths, RunStatus};
 
 /// Every registered experiment, in the order `reproduce-all` runs them.
 pub fn registry() -> Vec<Box<dyn Experiment>> {

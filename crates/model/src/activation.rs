@@ -45,10 +45,69 @@ impl Activation {
     #[inline]
     pub fn apply_f32(self, z: f32, k: f32) -> f32 {
         match self {
-            Self::Sigmoid => 1.0 / (1.0 + (-4.0 * k * z).exp()),
+            Self::Sigmoid => 1.0 / (1.0 + exp_f32(-4.0 * k * z)),
             Self::Relu => k * z.max(0.0),
             Self::Tanh => (k * z).tanh(),
             Self::Softplus => softplus_f32(k * z),
+        }
+    }
+
+    /// `z ← φ(z + b)` over stacked rows of width `b.len()` (pass an empty `b` for no bias).
+    /// One match outside the loops, so the sigmoid and ReLU loops vectorise.
+    pub fn apply_rows_f32(self, z: &mut [f32], b: &[f32], k: f32) {
+        macro_rules! rows {
+            ($f:expr) => {
+                if b.is_empty() {
+                    z.iter_mut().for_each(|v| *v = $f(*v));
+                } else {
+                    for row in z.chunks_exact_mut(b.len()) {
+                        for (v, &bb) in row.iter_mut().zip(b) {
+                            *v = $f(*v + bb);
+                        }
+                    }
+                }
+            };
+        }
+        match self {
+            Self::Sigmoid => rows!(|t: f32| 1.0 / (1.0 + exp_f32(-4.0 * k * t))),
+            Self::Relu => rows!(|t: f32| k * t.max(0.0)),
+            Self::Tanh => rows!(|t: f32| (k * t).tanh()),
+            Self::Softplus => rows!(|t: f32| softplus_f32(k * t)),
+        }
+    }
+
+    /// φ'(z) and φ''(z) in f32, written over `z` (φ') and into `second` (φ''), where `z` holds
+    /// pre-activations. Used by the analytic backward pass and the second-order bound.
+    ///
+    /// | φ | φ' | φ'' |
+    /// |---|---|---|
+    /// | σ(4Kz) = s | 4K s(1−s) | 16K² s(1−s)(1−2s) |
+    /// | K·max(0,z) | K·[z>0] | 0 |
+    /// | tanh(Kz) = t | K(1−t²) | −2K² t(1−t²) |
+    /// | ln(1+e^{Kz}) | K σ(Kz) = Ks | K² s(1−s) |
+    pub fn derivatives_f32(self, z: &[f32], k: f32, first: &mut [f32], second: &mut [f32]) {
+        for ((&v, d1), d2) in z.iter().zip(first.iter_mut()).zip(second.iter_mut()) {
+            match self {
+                Self::Sigmoid => {
+                    let s = 1.0 / (1.0 + exp_f32(-4.0 * k * v));
+                    *d1 = 4.0 * k * s * (1.0 - s);
+                    *d2 = 16.0 * k * k * s * (1.0 - s) * (1.0 - 2.0 * s);
+                }
+                Self::Relu => {
+                    *d1 = if v > 0.0 { k } else { 0.0 };
+                    *d2 = 0.0;
+                }
+                Self::Tanh => {
+                    let t = (k * v).tanh();
+                    *d1 = k * (1.0 - t * t);
+                    *d2 = -2.0 * k * k * t * (1.0 - t * t);
+                }
+                Self::Softplus => {
+                    let s = 1.0 / (1.0 + exp_f32(-k * v));
+                    *d1 = k * s;
+                    *d2 = k * k * s * (1.0 - s);
+                }
+            }
         }
     }
 
@@ -62,6 +121,26 @@ impl Activation {
             Self::Softplus => {
                 let t = k * z;
                 t.max(0.0) + (-t.abs()).exp().ln_1p()
+            }
+        }
+    }
+
+    /// φ''(z) in f64 with Lipschitz constant `k` (ReLU: 0 everywhere).
+    #[inline]
+    pub fn second_derivative_f64(self, z: f64, k: f64) -> f64 {
+        match self {
+            Self::Sigmoid => {
+                let s = 1.0 / (1.0 + (-4.0 * k * z).exp());
+                16.0 * k * k * s * (1.0 - s) * (1.0 - 2.0 * s)
+            }
+            Self::Relu => 0.0,
+            Self::Tanh => {
+                let t = (k * z).tanh();
+                -2.0 * k * k * t * (1.0 - t * t)
+            }
+            Self::Softplus => {
+                let s = 1.0 / (1.0 + (-k * z).exp());
+                k * k * s * (1.0 - s)
             }
         }
     }
@@ -88,6 +167,27 @@ impl Activation {
             Self::Softplus => k / (1.0 + (-k * z).exp()),
         }
     }
+}
+
+/// eˣ in f32 without a library call, so that loops over slices vectorise: Cephes' `expf`
+/// (range reduction x = n·ln 2 + r with |r| ≤ ln 2 / 2 and a degree-6 polynomial, about one ulp),
+/// with the rounding done by the 1.5·2²³ trick and 2ⁿ assembled from its exponent bits. The
+/// argument is clamped to [−87.3, 88], so the result stays a normal finite number.
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    const ROUND: f32 = 12_582_912.0; // 1.5·2²³
+    let x = x.clamp(-87.3, 88.0);
+    let n = (x * LOG2E + ROUND) - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
+        + 1.666_666_5e-1)
+        * r
+        + 5.000_000_1e-1;
+    let e = p * r * r + r + 1.0;
+    e * f32::from_bits(((n as i32 + 127) << 23) as u32)
 }
 
 /// Numerically stable softplus: ln(1 + eᵗ) = max(t, 0) + ln(1 + e^{−|t|}).
@@ -126,6 +226,51 @@ mod tests {
             "swish".parse::<Activation>(),
             Err(ModelError::UnknownActivation(_))
         ));
+    }
+
+    #[test]
+    fn fast_exp_is_accurate() {
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            let (a, b) = (exp_f32(x) as f64, (x as f64).exp());
+            assert!(((a - b) / b).abs() < 3e-7, "exp({x}) = {a} vs {b}");
+            x += 0.0137;
+        }
+        assert!(exp_f32(-1000.0) > 0.0 && exp_f32(-1000.0) < 1e-37);
+        assert!(exp_f32(1000.0).is_finite());
+    }
+
+    #[test]
+    fn slice_forms_match_scalar_forms() {
+        let z: Vec<f32> = (0..40).map(|i| (i as f32 - 20.0) / 7.0).collect();
+        let b = [0.3f32, -0.1, 0.0, 1.0];
+        for a in Activation::ALL {
+            let mut v = z.clone();
+            a.apply_rows_f32(&mut v, &b, 1.5);
+            let (mut d1, mut d2) = (vec![0.0; 40], vec![0.0; 40]);
+            a.derivatives_f32(&z, 1.5, &mut d1, &mut d2);
+            for i in 0..40 {
+                let t = z[i] + b[i % 4];
+                assert!((v[i] - a.apply_f32(t, 1.5)).abs() < 1e-6);
+                let zf = z[i] as f64;
+                assert!((d1[i] as f64 - a.derivative_f64(zf, 1.5)).abs() < 1e-5);
+                assert!((d2[i] as f64 - a.second_derivative_f64(zf, 1.5)).abs() < 1e-4);
+            }
+        }
+    }
+
+    #[test]
+    fn second_derivative_matches_finite_difference() {
+        let h = 1e-4;
+        for a in [Activation::Sigmoid, Activation::Tanh, Activation::Softplus] {
+            for z in [-1.3, -0.2, 0.4, 2.0] {
+                let fd = (a.derivative_f64(z + h, 0.8) - a.derivative_f64(z - h, 0.8)) / (2.0 * h);
+                assert!(
+                    (fd - a.second_derivative_f64(z, 0.8)).abs() < 1e-6,
+                    "{a} {z}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -27,5 +27,5 @@ pub use error::{ModelError, Result};
 pub use exact::{exact_delta, ExactStats, DEFAULT_MAX_CRASHABLE};
 pub use failure::FailureVector;
 pub use inputs::Inputs;
-pub use mlp::{Dense, Init, Mlp};
+pub use mlp::{Dense, Init, Mlp, Trace};
 pub use montecarlo::{DeltaStats, MonteCarlo, Strategy};

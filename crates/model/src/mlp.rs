@@ -28,6 +28,7 @@ pub struct Dense {
     weight: Vec<f32>,
     weight_t: Vec<f32>,
     weight_t_tensor: Tensor,
+    weight_tensor: Tensor,
     bias: Vec<f32>,
 }
 
@@ -55,12 +56,14 @@ impl Dense {
             }
         }
         let weight_t_tensor = Tensor::from_slice(&weight_t, (n_in, n_out), &Device::Cpu)?;
+        let weight_tensor = Tensor::from_slice(&weight, (n_out, n_in), &Device::Cpu)?;
         Ok(Self {
             n_in,
             n_out,
             weight,
             weight_t,
             weight_t_tensor,
+            weight_tensor,
             bias,
         })
     }
@@ -90,9 +93,23 @@ impl Dense {
     pub fn weight_t_tensor(&self) -> &Tensor {
         &self.weight_t_tensor
     }
+    /// `W` as a CPU candle tensor `[n_out, n_in]`.
+    pub fn weight_tensor(&self) -> &Tensor {
+        &self.weight_tensor
+    }
     /// Bias `[n_out]`.
     pub fn bias(&self) -> &[f32] {
         &self.bias
+    }
+
+    /// `G W` for `rows` stacked row vectors `G` (`[rows, n_out]`): the backward step that maps
+    /// derivatives with respect to this layer's outputs to its inputs.
+    pub fn backward_rows(&self, g: Vec<f32>, rows: usize) -> Result<Vec<f32>> {
+        debug_assert_eq!(g.len(), rows * self.n_out);
+        let g = Tensor::from_vec(g, (rows, self.n_out), &Device::Cpu)?;
+        Ok(g.matmul(&self.weight_tensor)?
+            .flatten_all()?
+            .to_vec1::<f32>()?)
     }
 
     /// `Z = Y Wᵀ` for `rows` stacked inputs `Y` (`[rows, n_in]`, row-major), by candle's GEMM.
@@ -104,6 +121,17 @@ impl Dense {
             .flatten_all()?
             .to_vec1::<f32>()?)
     }
+}
+
+/// All layer values of a crash-free batched forward pass ([`Mlp::forward_trace`]).
+#[derive(Debug, Clone)]
+pub struct Trace {
+    /// Number of stacked inputs.
+    pub rows: usize,
+    /// Outputs of every layer of neurons, `y[l]` is `[rows, n_l]`.
+    pub y: Vec<Vec<f32>>,
+    /// Pre-activations, `z[l]` is `[rows, n_l]` for l ≥ 1 (`z[0]` is empty).
+    pub z: Vec<Vec<f32>>,
 }
 
 /// How to draw the weights of a new network (SPEC §2).
@@ -238,31 +266,53 @@ impl Mlp {
     #[inline]
     pub fn bias_activate(&self, l: usize, z: &mut [f32]) {
         let bias = &self.layers[l - 1].bias;
-        let n = bias.len();
-        let (act, k) = (self.activation, self.k_lips);
         if l == self.output_layer() {
-            for row in z.chunks_exact_mut(n) {
+            for row in z.chunks_exact_mut(bias.len()) {
                 for (v, b) in row.iter_mut().zip(bias) {
                     *v += b;
                 }
             }
         } else {
-            for row in z.chunks_exact_mut(n) {
-                for (v, b) in row.iter_mut().zip(bias) {
-                    *v = act.apply_f32(*v + b, k);
-                }
-            }
+            self.activation.apply_rows_f32(z, bias, self.k_lips);
         }
     }
 
+    /// Crash-free forward pass of `rows` stacked inputs keeping every layer:
+    /// `y[l]` = outputs of layer l (`[rows, n_l]`, l = 0..=L) and `z[l]` = pre-activations
+    /// `W_l y_{l−1} + b_l` (l = 1..=L; `z[0]` is empty).
+    pub fn forward_trace(&self, x: &[f32], rows: usize) -> Result<Trace> {
+        check_len("input", x.len(), rows * self.n_inputs(), "rows × n_0")?;
+        let mut y = vec![x.to_vec()];
+        let mut z = vec![Vec::new()];
+        for l in 1..=self.layers.len() {
+            let d = &self.layers[l - 1];
+            let mut zl = d.matmul_rows(y[l - 1].clone(), rows)?;
+            for row in zl.chunks_exact_mut(d.n_out) {
+                for (v, b) in row.iter_mut().zip(&d.bias) {
+                    *v += b;
+                }
+            }
+            let mut yl = zl.clone();
+            if l < self.layers.len() {
+                self.activation.apply_rows_f32(&mut yl, &[], self.k_lips);
+            }
+            check_finite(&format!("the outputs of layer {l} (overflow)"), &yl)?;
+            z.push(zl);
+            y.push(yl);
+        }
+        Ok(Trace { rows, y, z })
+    }
+
     /// Crash-free forward pass of `rows` stacked inputs (`[rows, n_0]`), by GEMM.
-    /// Returns the outputs of every layer of neurons, `y_0 … y_L`, each `[rows, n_l]`.
+    /// Returns the outputs of every layer of neurons, `y_0 … y_L`, each `[rows, n_l]`; an
+    /// overflow to a non-finite value is an error.
     pub fn forward_layers(&self, x: &[f32], rows: usize) -> Result<Vec<Vec<f32>>> {
         check_len("input", x.len(), rows * self.n_inputs(), "rows × n_0")?;
         let mut ys = vec![x.to_vec()];
         for l in 1..=self.layers.len() {
             let mut z = self.layers[l - 1].matmul_rows(ys[l - 1].clone(), rows)?;
             self.bias_activate(l, &mut z);
+            check_finite(&format!("the outputs of layer {l} (overflow)"), &z)?;
             ys.push(z);
         }
         Ok(ys)

@@ -1,0 +1,33 @@
+//! Typed errors of the bounds crate.
+
+/// Why a bound could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum BoundsError {
+    /// The bound is not defined for this failure vector or network.
+    #[error("{bound} is not defined here: {reason}")]
+    NotApplicable {
+        /// Name of the bound.
+        bound: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A value that must be finite is not (a target, or a bound that overflowed).
+    #[error("{what} is not finite ({value}) at index {index}")]
+    NonFinite {
+        /// What was checked.
+        what: String,
+        /// Flat index of the first offending value.
+        index: usize,
+        /// The value.
+        value: f64,
+    },
+    /// Two inputs of a comparison disagree in length or are too short.
+    #[error("invalid comparison data: {0}")]
+    Comparison(String),
+    /// An error of the network or its inputs.
+    #[error(transparent)]
+    Model(#[from] ftnn_model::ModelError),
+}
+
+/// Result alias of the bounds crate.
+pub type Result<T> = std::result::Result<T, BoundsError>;

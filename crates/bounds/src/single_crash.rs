@@ -1,0 +1,136 @@
+//! b4 — the exact single-crash sum (SPEC §4).
+//!
+//! With `e_{l,i} = y_L(only neuron (l,i) crashed) − y_L(no crash)`:
+//! `E Δ ≈ Σ_l p_l Σ_i e_{l,i}` and `Var Δ ≈ Σ_l p_l(1−p_l) Σ_i e_{l,i}²`, correct to O(p²)
+//! even when y_{l,i} is not small.
+//!
+//! Each e_{l,i} is a rank-1 update (SPEC §14): the crash changes the next pre-activation by
+//! `Δz = −W_{l+1}[:, i] y_{l,i}`. When l + 1 = L that is e itself; otherwise the rows
+//! `φ(z_{l+1} + Δz)` of all neurons of a chunk of inputs go through the remaining layers as one
+//! GEMM per layer, and the output change is taken as `W_L (ŷ_{L−1} − y_{L−1})`, so it is not
+//! lost to cancellation against the output's bias. A crash of an output neuron gives
+//! `e_{L,i} = −y_{L,i}` on output i. Neurons whose output is exactly 0 (dead ReLUs) change
+//! nothing and are skipped.
+
+use crate::error::Result;
+use crate::estimate::MeanStd;
+use crate::taylor::{chunk_trace, input_chunks};
+use ftnn_model::{FailureVector, Inputs, Mlp, Trace};
+use rayon::prelude::*;
+
+/// The single-crash output changes of every neuron of layer l (< L) with a non-zero output,
+/// for every input of `trace`: returns, per input, the list of `(neuron, e)` with e of length
+/// n_L, flattened as `(neurons, values [count, n_L])`.
+pub fn single_crash_effects(
+    net: &Mlp,
+    trace: &Trace,
+    l: usize,
+) -> Result<Vec<(Vec<u32>, Vec<f32>)>> {
+    let big_l = net.output_layer();
+    let sizes = net.sizes();
+    let (rows, n_l, n_next, n_out) = (trace.rows, sizes[l], sizes[l + 1], net.n_outputs());
+    let layer = &net.layers()[l];
+    // Stacked rows: (input n, neuron i) with y_{l,i} ≠ 0.
+    let mut owners: Vec<(usize, u32)> = Vec::new();
+    for n in 0..rows {
+        let y = &trace.y[l][n * n_l..(n + 1) * n_l];
+        owners.extend((0..n_l).filter(|&i| y[i] != 0.0).map(|i| (n, i as u32)));
+    }
+    let a = owners.len();
+    let mut dz = vec![0f32; a * n_next];
+    for (row, &(n, i)) in dz.chunks_exact_mut(n_next).zip(&owners) {
+        let v = trace.y[l][n * n_l + i as usize];
+        for (d, &w) in row.iter_mut().zip(layer.column(i as usize)) {
+            *d = -w * v;
+        }
+    }
+    let e = if l + 1 == big_l {
+        dz
+    } else {
+        // y_{l+1} = φ(z_{l+1} + Δz), input by input (rows of one input are contiguous).
+        let mut y = dz;
+        let k = net.k_lips() as f32;
+        let mut start = 0;
+        while start < a {
+            let n = owners[start].0;
+            let end = start + owners[start..].iter().take_while(|o| o.0 == n).count();
+            let zc = &trace.z[l + 1][n * n_next..(n + 1) * n_next];
+            net.activation()
+                .apply_rows_f32(&mut y[start * n_next..end * n_next], zc, k);
+            start = end;
+        }
+        for m in l + 2..big_l {
+            let mut z = net.layers()[m - 1].matmul_rows(y, a)?;
+            net.bias_activate(m, &mut z);
+            y = z;
+        }
+        let n_pen = sizes[big_l - 1];
+        for (row, &(n, _)) in y.chunks_exact_mut(n_pen).zip(&owners) {
+            for (v, &c) in row
+                .iter_mut()
+                .zip(&trace.y[big_l - 1][n * n_pen..(n + 1) * n_pen])
+            {
+                *v -= c;
+            }
+        }
+        net.layers()[big_l - 1].matmul_rows(y, a)?
+    };
+    let mut out: Vec<(Vec<u32>, Vec<f32>)> = vec![(Vec::new(), Vec::new()); rows];
+    for (row, &(n, i)) in e.chunks_exact(n_out).zip(&owners) {
+        out[n].0.push(i);
+        out[n].1.extend_from_slice(row);
+    }
+    Ok(out)
+}
+
+/// b4: per input and output, the single-crash estimates of E Δ and std Δ.
+pub fn b4(net: &Mlp, p: &FailureVector, x: &Inputs) -> Result<MeanStd> {
+    p.check_len(net.n_neuron_layers())?;
+    x.check_width(net.n_inputs())?;
+    let n_out = net.n_outputs();
+    let big_l = net.output_layer();
+    let sizes = net.sizes();
+    let (mut mean, mut var) = (vec![0f64; x.rows() * n_out], vec![0f64; x.rows() * n_out]);
+    for l in p.crashing_layers() {
+        let (pl, ql) = (p[l], p[l] * (1.0 - p[l]));
+        if l == big_l {
+            let y = net.forward(x.data(), x.rows())?;
+            for (idx, &v) in y.iter().enumerate() {
+                mean[idx] -= pl * v as f64;
+                var[idx] += ql * (v as f64).powi(2);
+            }
+            continue;
+        }
+        let chunks = input_chunks(x.rows(), sizes[l]);
+        let parts: Vec<(std::ops::Range<usize>, Vec<f64>, Vec<f64>)> = chunks
+            .into_par_iter()
+            .map(|range| {
+                let trace = chunk_trace(net, x, &range)?;
+                let effects = single_crash_effects(net, &trace, l)?;
+                let (mut s1, mut s2) = (
+                    vec![0f64; range.len() * n_out],
+                    vec![0f64; range.len() * n_out],
+                );
+                for (j, (_, e)) in effects.iter().enumerate() {
+                    for row in e.chunks_exact(n_out) {
+                        for k in 0..n_out {
+                            let v = row[k] as f64;
+                            s1[j * n_out + k] += v;
+                            s2[j * n_out + k] += v * v;
+                        }
+                    }
+                }
+                Ok((range, s1, s2))
+            })
+            .collect::<Result<_>>()?;
+        for (range, s1, s2) in parts {
+            for (j, n) in range.enumerate() {
+                for k in 0..n_out {
+                    mean[n * n_out + k] += pl * s1[j * n_out + k];
+                    var[n * n_out + k] += ql * s2[j * n_out + k];
+                }
+            }
+        }
+    }
+    MeanStd::from_moments(x.rows(), n_out, mean, var)
+}

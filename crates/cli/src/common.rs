@@ -1,0 +1,165 @@
+//! Arguments and steps shared by the subcommands: loading the model, the failure vector and
+//! the inputs with clear errors, the bounds to compute, writing the report, progress bars.
+
+use crate::npy::read_inputs;
+use crate::CliError;
+use anyhow::Context;
+use ftnn_bounds::{BoundKind, BoundsError};
+use ftnn_model::{Activation, FailureVector, Inputs, Mlp, ModelError, MonteCarlo};
+use std::path::{Path, PathBuf};
+
+/// The model, its failure vector and the inputs.
+#[derive(clap::Args, Debug)]
+pub struct ProblemArgs {
+    /// Model: an ftnn safetensors file, or a PyTorch nn.Sequential state dict
+    /// (.safetensors or .pth) together with --activation.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Inputs: a 2-D float32/float64 .npy array [N, n_0].
+    #[arg(long)]
+    pub inputs: PathBuf,
+    /// Crash probability per layer of neurons (input, hidden…, output), comma-separated.
+    #[arg(long, allow_hyphen_values = true)]
+    pub p: String,
+    /// Hidden activation of a plain PyTorch state dict (its file does not record it).
+    #[arg(long, value_parser = |s: &str| s.parse::<Activation>())]
+    pub activation: Option<Activation>,
+    /// Lipschitz constant K of the activation of a plain state dict (ReLU: φ(z) = K·max(0, z)).
+    #[arg(long, default_value_t = 1.0)]
+    pub k_lips: f64,
+    /// Crash patterns drawn per input.
+    #[arg(long, default_value_t = 10_000)]
+    pub repetitions: usize,
+    /// Seed of the crash patterns.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// A loaded, validated problem.
+pub struct Problem {
+    /// The network.
+    pub net: Mlp,
+    /// Its failure vector.
+    pub p: FailureVector,
+    /// The inputs.
+    pub inputs: Inputs,
+}
+
+impl ProblemArgs {
+    /// Loads and cross-checks everything; every failure is bad input (exit code 2).
+    pub fn load(&self) -> Result<Problem, CliError> {
+        if self.repetitions == 0 {
+            return Err(ModelError::ZeroRepetitions.into());
+        }
+        let p = FailureVector::parse(&self.p).map_err(|e| wrap(e, "--p"))?;
+        let net = match self.activation {
+            Some(act) => Mlp::from_state_dict(&self.model, act, self.k_lips),
+            None => Mlp::load(&self.model),
+        }
+        .map_err(|e| wrap(e, "cannot load the model"))?;
+        p.check_len(net.n_neuron_layers())
+            .map_err(|e| wrap(e, &format!("--p for a network of sizes {:?}", net.sizes())))?;
+        let inputs = read_inputs(&self.inputs).map_err(CliError::input)?;
+        inputs
+            .check_width(net.n_inputs())
+            .map_err(|e| wrap(e, &format!("inputs {}", self.inputs.display())))?;
+        Ok(Problem { net, p, inputs })
+    }
+
+    /// The configured Monte Carlo run.
+    pub fn monte_carlo<'a>(&self, problem: &'a Problem) -> Result<MonteCarlo<'a>, CliError> {
+        Ok(MonteCarlo::new(&problem.net, problem.p.clone())?
+            .repetitions(self.repetitions)
+            .seed(self.seed))
+    }
+}
+
+/// The bounds named by `--bounds` that apply to the problem. With `all` (or a group such as
+/// `b1`… inside `all`), undefined bounds are skipped with a note; a bound named explicitly that
+/// is undefined is an error.
+pub fn select_bounds(
+    list: &str,
+    problem: &Problem,
+) -> Result<(Vec<BoundKind>, Vec<String>), CliError> {
+    let requested = BoundKind::parse_list(list)
+        .map_err(|e| CliError::input(anyhow::anyhow!("--bounds: {e}")))?;
+    let all = list.split(',').any(|s| s.trim() == "all");
+    let (mut kinds, mut notes) = (Vec::new(), Vec::new());
+    for kind in requested {
+        match kind.check_applicable(&problem.net, &problem.p) {
+            Ok(()) => kinds.push(kind),
+            Err(e) if all => notes.push(format!("{} omitted: {e}", kind.name())),
+            Err(e) => return Err(CliError::input(anyhow::Error::new(e).context("--bounds"))),
+        }
+    }
+    Ok((kinds, notes))
+}
+
+/// Bound failures: a network that overflows on the inputs is bad input (exit 2).
+pub fn bounds_error(e: BoundsError) -> CliError {
+    match e {
+        BoundsError::Model(m) => m.into(),
+        other => CliError::input(other),
+    }
+}
+
+/// A model error with context, keeping its exit code.
+pub fn wrap(e: ModelError, context: &str) -> CliError {
+    let code = if e.is_input_error() { 2 } else { 1 };
+    CliError {
+        code,
+        error: anyhow::Error::new(e).context(context.to_string()),
+    }
+}
+
+/// Fails early when `path` cannot be written: its directory must exist and accept a file.
+pub fn check_writable(path: &Path) -> Result<(), CliError> {
+    let inner = || -> anyhow::Result<()> {
+        if path.is_dir() {
+            anyhow::bail!("--output {} is a directory", path.display());
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let probe = dir.join(format!(".ftnn-write-check-{}", std::process::id()));
+        std::fs::File::create(&probe)
+            .with_context(|| format!("--output {} cannot be written", path.display()))?;
+        let _ = std::fs::remove_file(&probe);
+        Ok(())
+    };
+    inner().map_err(CliError::input)
+}
+
+/// Writes `text` to `--output` atomically, or prints it.
+pub fn emit(output: Option<&Path>, text: &str) -> Result<(), CliError> {
+    match output {
+        Some(out) => ftnn_model::io::write_atomic(out, text.as_bytes()).map_err(CliError::failure),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// True when `path` ends in `.ext` (case-insensitive).
+pub fn has_extension(path: Option<&Path>, ext: &str) -> bool {
+    path.and_then(Path::extension)
+        .is_some_and(|e| e.eq_ignore_ascii_case(ext))
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal).
+pub fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr_with_hz(4),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} {{human_pos}}/{{human_len}} [{{bar:30}}] {{percent}}% ({{eta}} left)"
+        ))
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}

@@ -1,0 +1,392 @@
+//! `REPORT.md`: for every registered experiment, the paper's numbers (SPEC §10) beside ours,
+//! the verdict, the conclusion and the figures — all from stored results, nothing recomputed.
+//!
+//! Each experiment contributes a [`ReportSection`] ([`crate::Experiment::report`]);
+//! [`write_report`] redraws the figures from the stored results (so that they match them),
+//! assembles the sections in registry order and writes the file atomically. Paths in the
+//! Markdown are relative to the report's own directory.
+
+use crate::runner::{draw_figures, params_hash, Experiment, Paths, ResultsFile};
+use anyhow::Context as _;
+use std::fmt;
+use std::fmt::Write as _;
+use std::path::{Component, Path, PathBuf};
+
+/// Whether our numbers reproduce the paper's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Our numbers agree with the paper's (within the stated tolerance).
+    Reproduced,
+    /// They differ; how.
+    Differs(String),
+    /// No comparison possible (the paper gives no number, or a defect of the original makes
+    /// it meaningless); why.
+    NotComparable(String),
+}
+
+impl Verdict {
+    /// `reproduced`, `differs` or `not comparable`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Reproduced => "reproduced",
+            Self::Differs(_) => "differs",
+            Self::NotComparable(_) => "not comparable",
+        }
+    }
+    /// The explanation, empty for [`Verdict::Reproduced`].
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::Reproduced => "",
+            Self::Differs(s) | Self::NotComparable(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.reason() {
+            "" => f.write_str(self.label()),
+            r => write!(f, "{}: {r}", self.label()),
+        }
+    }
+}
+
+/// One compared quantity: the paper's number and ours.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaperRow {
+    /// What is compared, e.g. `std Δ, LeCun init, log–log slope`.
+    pub quantity: String,
+    /// The paper's value, as the paper states it (SPEC §10).
+    pub paper: String,
+    /// Our value, with its uncertainty where known.
+    pub ours: String,
+    /// Whether this row agrees.
+    pub verdict: Verdict,
+}
+
+impl PaperRow {
+    /// A row from its four cells.
+    pub fn new(
+        quantity: impl Into<String>,
+        paper: impl Into<String>,
+        ours: impl Into<String>,
+        verdict: Verdict,
+    ) -> Self {
+        Self {
+            quantity: quantity.into(),
+            paper: paper.into(),
+            ours: ours.into(),
+            verdict,
+        }
+    }
+}
+
+/// An experiment's contribution to `REPORT.md`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportSection {
+    /// The paper's numbers beside ours.
+    pub rows: Vec<PaperRow>,
+    /// The overall verdict.
+    pub verdict: Verdict,
+    /// Anything the reader should know beyond the stored conclusion (Markdown).
+    pub notes: String,
+}
+
+impl ReportSection {
+    /// The section of results that cannot be read (an older format, say): no rows, verdict
+    /// [`Verdict::NotComparable`] naming the error.
+    pub fn unreadable(err: impl fmt::Display) -> Self {
+        Self {
+            rows: Vec::new(),
+            verdict: Verdict::NotComparable(format!(
+                "stored results cannot be read ({err}); rerun the experiment"
+            )),
+            notes: String::new(),
+        }
+    }
+}
+
+/// Writes the report of every registered experiment ([`crate::registry`]) to `out`, from the
+/// results under `results_root` and the figures (redrawn) under `figures_root`.
+pub fn write_report(results_root: &Path, figures_root: &Path, out: &Path) -> anyhow::Result<()> {
+    let exps = crate::registry();
+    let refs: Vec<&dyn Experiment> = exps.iter().map(|e| e.as_ref()).collect();
+    write_report_for(&refs, &Paths::new(results_root, figures_root), out)
+}
+
+/// Writes the report of `exps` (in this order) to `out`, atomically.
+pub fn write_report_for(exps: &[&dyn Experiment], paths: &Paths, out: &Path) -> anyhow::Result<()> {
+    let base = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(base)
+        .with_context(|| format!("cannot create the report's directory {}", base.display()))?;
+    let text = render_report(exps, paths, base);
+    ftnn_model::io::write_atomic(out, text.as_bytes())
+        .with_context(|| format!("cannot write {}", out.display()))
+}
+
+/// One experiment's stored state, as the report needs it.
+struct Entry<'a> {
+    exp: &'a dyn Experiment,
+    stored: Option<(ResultsFile, Option<String>)>,
+    section: Option<ReportSection>,
+    figures: Result<Vec<PathBuf>, String>,
+}
+
+/// The Markdown of the report, with links relative to `base` (the report's directory).
+pub fn render_report(exps: &[&dyn Experiment], paths: &Paths, base: &Path) -> String {
+    let entries: Vec<Entry> = exps
+        .iter()
+        .map(|&exp| {
+            let file = paths.results_file(exp.id());
+            let stored = ResultsFile::load(&file).map(|r| {
+                let when = r.finished_or_mtime(&file);
+                (r, when)
+            });
+            let section = stored.as_ref().map(|(r, _)| exp.report(r));
+            let figures = if stored.is_some() {
+                draw_figures(exp, paths)
+                    .map(Option::unwrap_or_default)
+                    .map_err(|e| format!("{e:#}"))
+            } else {
+                Ok(Vec::new())
+            };
+            Entry {
+                exp,
+                stored,
+                section,
+                figures,
+            }
+        })
+        .collect();
+
+    let mut md = String::new();
+    let rel = |p: &Path| relative(base, p);
+    let ran = entries.iter().filter(|e| e.stored.is_some()).count();
+    let mut dates: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e.stored.as_ref().and_then(|(_, d)| d.as_deref()))
+        .collect();
+    dates.sort_unstable();
+    let versions: std::collections::BTreeSet<&str> = entries
+        .iter()
+        .filter_map(|e| e.stored.as_ref().map(|(r, _)| r.ftnn_version.as_str()))
+        .collect();
+    let _ = writeln!(md, "# ftnn — reproduction report\n");
+    let _ = writeln!(
+        md,
+        "This report sets the numbers of *The Probabilistic Fault Tolerance of Neural Networks in \
+         the Continuous Limit* (El-Mhamdi, Guerraoui, Kucharavy, Volodin, 2019) beside ours, \
+         experiment by experiment (SPEC §10), with a verdict for each: **reproduced**, \
+         **differs** (and how), or **not comparable** (and why). It is generated from the stored \
+         results in `{}` and the figures in `{}`; writing it recomputes nothing.\n",
+        rel(&paths.results),
+        rel(&paths.figures)
+    );
+    let when = match (dates.first(), dates.last()) {
+        (Some(a), Some(b)) if a == b => format!(", computed {a}"),
+        (Some(a), Some(b)) => format!(", computed between {a} and {b}"),
+        _ => String::new(),
+    };
+    let vers = if versions.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " with ftnn {}",
+            versions.iter().copied().collect::<Vec<_>>().join(", ")
+        )
+    };
+    let _ = writeln!(
+        md,
+        "Results: {ran} of {} experiments{when}{vers}.\n",
+        entries.len()
+    );
+    let _ = writeln!(
+        md,
+        "```sh\ncargo xtask reproduce-all [--profile smoke|quick|paper]   # run, draw the figures, write this report\n\
+         cargo xtask figures                                        # redraw every figure from stored results\n\
+         cargo xtask report                                         # rewrite this report\n```\n"
+    );
+
+    let _ = writeln!(md, "## Summary\n");
+    let _ = writeln!(md, "| experiment | profile | verdict | time | finished |");
+    let _ = writeln!(md, "|---|---|---|---:|---|");
+    for e in &entries {
+        let id = e.exp.id();
+        match (&e.stored, &e.section) {
+            (Some((r, d)), Some(s)) => {
+                let _ = writeln!(
+                    md,
+                    "| [`{id}`](#{}) | {} | {} | {} | {} |",
+                    anchor(id),
+                    r.profile,
+                    cell(s.verdict.label()),
+                    fmt_seconds(r.seconds),
+                    d.as_deref().unwrap_or("—")
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    md,
+                    "| [`{id}`](#{}) | — | not run yet | — | — |",
+                    anchor(id)
+                );
+            }
+        }
+    }
+    md.push('\n');
+
+    for e in &entries {
+        let id = e.exp.id();
+        let _ = writeln!(md, "## {id}\n");
+        let _ = writeln!(md, "*{}* — original: `{}`\n", e.exp.title(), e.exp.origin());
+        let (Some((r, d)), Some(s)) = (&e.stored, &e.section) else {
+            let _ = writeln!(md, "Not run yet: `cargo xtask run {id}`.\n");
+            continue;
+        };
+        let _ = writeln!(
+            md,
+            "Profile `{}` · {} · finished {} · ftnn {} · results `{}`\n",
+            r.profile,
+            fmt_seconds(r.seconds),
+            d.as_deref().unwrap_or("—"),
+            r.ftnn_version,
+            rel(&paths.results_file(id))
+        );
+        if r.params_hash != params_hash(e.exp, r.profile) {
+            let _ = writeln!(
+                md,
+                "> **Stale:** these results were computed with other parameters than the current \
+                 `{p}` profile; rerun with `cargo xtask run {id} --profile {p}`.\n",
+                p = r.profile
+            );
+        }
+        if !s.rows.is_empty() {
+            let _ = writeln!(md, "| quantity | paper | ours | verdict |");
+            let _ = writeln!(md, "|---|---|---|---|");
+            for row in &s.rows {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} |",
+                    cell(&row.quantity),
+                    cell(&row.paper),
+                    cell(&row.ours),
+                    cell(&row.verdict.to_string())
+                );
+            }
+            md.push('\n');
+        }
+        let _ = writeln!(md, "**Verdict: {}**\n", s.verdict);
+        let _ = writeln!(md, "**Conclusion.** {}\n", r.conclusion.trim());
+        if !s.notes.trim().is_empty() {
+            let _ = writeln!(md, "{}\n", s.notes.trim());
+        }
+        match &e.figures {
+            Ok(figs) => {
+                for f in figs {
+                    let name = f
+                        .file_stem()
+                        .map(|s| s.to_string_lossy())
+                        .unwrap_or_default();
+                    let _ = writeln!(md, "![{id}: {name}]({})\n", rel(f));
+                }
+            }
+            Err(err) => {
+                let _ = writeln!(md, "> Figures could not be drawn: {}\n", cell(err));
+            }
+        }
+        let params = serde_json::to_string_pretty(&r.params).unwrap_or_default();
+        let _ = writeln!(
+            md,
+            "<details><summary>Parameters</summary>\n\n```json\n{params}\n```\n\n</details>\n"
+        );
+    }
+    md
+}
+
+/// GitHub's heading anchor of a section titled `id`.
+fn anchor(id: &str) -> String {
+    id.chars()
+        .filter(|c| c.is_alphanumeric() || *c == '-' || *c == '_' || *c == ' ')
+        .map(|c| {
+            if c == ' ' {
+                '-'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
+}
+
+/// Text for one Markdown table cell (no pipes, no line breaks).
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn fmt_seconds(s: f64) -> String {
+    if s < 60.0 {
+        format!("{s:.1} s")
+    } else if s < 3600.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{:.2} h", s / 3600.0)
+    }
+}
+
+/// `target` relative to the directory `base`, with `/` separators (for Markdown links).
+pub fn relative(base: &Path, target: &Path) -> String {
+    let abs = |p: &Path| {
+        p.canonicalize().unwrap_or_else(|_| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                std::env::current_dir().unwrap_or_default().join(p)
+            }
+        })
+    };
+    let (b, t) = (abs(base), abs(target));
+    let bc: Vec<Component> = b.components().collect();
+    let tc: Vec<Component> = t.components().collect();
+    let common = bc.iter().zip(&tc).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = std::iter::repeat_n("..".to_string(), bc.len() - common).collect();
+    parts.extend(
+        tc[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths() {
+        let d = tempfile::tempdir().unwrap();
+        let fig = d.path().join("figures/ntk");
+        std::fs::create_dir_all(&fig).unwrap();
+        std::fs::write(fig.join("a.png"), b"x").unwrap();
+        assert_eq!(relative(d.path(), &fig.join("a.png")), "figures/ntk/a.png");
+        let sub = d.path().join("target");
+        std::fs::create_dir_all(&sub).unwrap();
+        assert_eq!(relative(&sub, &fig.join("a.png")), "../figures/ntk/a.png");
+        assert_eq!(relative(d.path(), d.path()), ".");
+    }
+
+    #[test]
+    fn verdicts_print_their_reason() {
+        assert_eq!(Verdict::Reproduced.to_string(), "reproduced");
+        assert_eq!(
+            Verdict::Differs("slope −0.7".into()).to_string(),
+            "differs: slope −0.7"
+        );
+        assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+}
