@@ -18,14 +18,18 @@ use crate::taylor::{chunk_trace, input_chunks};
 use ftnn_model::{FailureVector, Inputs, Mlp, Trace};
 use rayon::prelude::*;
 
-/// The single-crash output changes of every neuron of layer l (< L) with a non-zero output,
-/// for every input of `trace`: returns, per input, the list of `(neuron, e)` with e of length
-/// n_L, flattened as `(neurons, values [count, n_L])`.
-pub fn single_crash_effects(
-    net: &Mlp,
-    trace: &Trace,
-    l: usize,
-) -> Result<Vec<(Vec<u32>, Vec<f32>)>> {
+/// The single-crash output changes `e_{l,i}` of every neuron of layer l (< L) with a non-zero
+/// output, for every input of a trace.
+#[derive(Debug, Clone)]
+pub struct SingleCrashEffects {
+    /// `(input, neuron)` of each stacked row, inputs in increasing order.
+    pub owners: Vec<(usize, u32)>,
+    /// `[owners.len(), n_L]`: the output change of each row's crash.
+    pub effects: Vec<f32>,
+}
+
+/// Computes [`SingleCrashEffects`] for layer `l` < L over the inputs of `trace`.
+pub fn single_crash_effects(net: &Mlp, trace: &Trace, l: usize) -> Result<SingleCrashEffects> {
     let big_l = net.output_layer();
     let sizes = net.sizes();
     let (rows, n_l, n_next, n_out) = (trace.rows, sizes[l], sizes[l + 1], net.n_outputs());
@@ -75,12 +79,8 @@ pub fn single_crash_effects(
         }
         net.layers()[big_l - 1].matmul_rows(y, a)?
     };
-    let mut out: Vec<(Vec<u32>, Vec<f32>)> = vec![(Vec::new(), Vec::new()); rows];
-    for (row, &(n, i)) in e.chunks_exact(n_out).zip(&owners) {
-        out[n].0.push(i);
-        out[n].1.extend_from_slice(row);
-    }
-    Ok(out)
+    debug_assert_eq!(e.len(), a * n_out);
+    Ok(SingleCrashEffects { owners, effects: e })
 }
 
 /// b4: per input and output, the single-crash estimates of E Δ and std Δ.
@@ -106,18 +106,16 @@ pub fn b4(net: &Mlp, p: &FailureVector, x: &Inputs) -> Result<MeanStd> {
             .into_par_iter()
             .map(|range| {
                 let trace = chunk_trace(net, x, &range)?;
-                let effects = single_crash_effects(net, &trace, l)?;
+                let sc = single_crash_effects(net, &trace, l)?;
                 let (mut s1, mut s2) = (
                     vec![0f64; range.len() * n_out],
                     vec![0f64; range.len() * n_out],
                 );
-                for (j, (_, e)) in effects.iter().enumerate() {
-                    for row in e.chunks_exact(n_out) {
-                        for k in 0..n_out {
-                            let v = row[k] as f64;
-                            s1[j * n_out + k] += v;
-                            s2[j * n_out + k] += v * v;
-                        }
+                for (row, &(j, _)) in sc.effects.chunks_exact(n_out).zip(&sc.owners) {
+                    for k in 0..n_out {
+                        let v = row[k] as f64;
+                        s1[j * n_out + k] += v;
+                        s2[j * n_out + k] += v * v;
                     }
                 }
                 Ok((range, s1, s2))

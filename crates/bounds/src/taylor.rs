@@ -35,14 +35,16 @@ pub(crate) fn chunk_trace(net: &Mlp, x: &Inputs, range: &std::ops::Range<usize>)
     Ok(net.forward_trace(&x.data()[range.start * w..range.end * w], range.len())?)
 }
 
-/// Propagates `r` derivative rows per input (`g`: `[rows·r, n_L]`, derivatives of r scalar
-/// functions of y_L) down to the first crashing layer, adding at each crashing layer l
-/// `−p_l Σ_i y_{l,i} g_i` to `mean` and `p_l(1−p_l) Σ_i (y_{l,i} g_i)²` to `var` (`[rows·r]`).
+/// Propagates `r` derivative vectors per input — `gt` is `[n_L, rows·r]`, column `n·r + j`
+/// the derivative of the j-th scalar function of y_L for input n — down to the first crashing
+/// layer, adding at each crashing layer l `−p_l Σ_i y_{l,i} g_i` to `mean` and
+/// `p_l(1−p_l) Σ_i (y_{l,i} g_i)²` to `var` (both `[rows·r]`). Columns keep the GEMM's
+/// inner dimension long: `Gᵀ_{l−1} = W_lᵀ (φ'(z_l) ⊙ Gᵀ_l)`.
 fn first_order(
     net: &Mlp,
     p: &FailureVector,
     trace: &Trace,
-    mut g: Vec<f32>,
+    mut gt: Vec<f32>,
     r: usize,
     mean: &mut [f64],
     var: &mut [f64],
@@ -52,24 +54,28 @@ fn first_order(
         return Ok(());
     };
     let rows = trace.rows;
+    let cols = rows * r;
+    let sizes = net.sizes();
     let mut l = big_l;
     loop {
-        let n_l = net.sizes()[l];
+        let n_l = sizes[l];
         if p[l] > 0.0 {
             let (pl, ql) = (p[l], p[l] * (1.0 - p[l]));
-            for n in 0..rows {
-                let y = &trace.y[l][n * n_l..(n + 1) * n_l];
-                for j in 0..r {
-                    let gr = &g[(n * r + j) * n_l..(n * r + j + 1) * n_l];
-                    let (mut s1, mut s2) = (0f64, 0f64);
-                    for (&yi, &gi) in y.iter().zip(gr) {
-                        let d = yi as f64 * gi as f64;
-                        s1 += d;
-                        s2 += d * d;
+            let (mut s1, mut s2) = (vec![0f64; cols], vec![0f64; cols]);
+            for i in 0..n_l {
+                let g = &gt[i * cols..(i + 1) * cols];
+                for n in 0..rows {
+                    let y = trace.y[l][n * n_l + i] as f64;
+                    for c in n * r..(n + 1) * r {
+                        let d = y * g[c] as f64;
+                        s1[c] += d;
+                        s2[c] += d * d;
                     }
-                    mean[n * r + j] -= pl * s1;
-                    var[n * r + j] += ql * s2;
                 }
+            }
+            for c in 0..cols {
+                mean[c] -= pl * s1[c];
+                var[c] += ql * s2[c];
             }
         }
         if l == l0 {
@@ -79,16 +85,15 @@ fn first_order(
             let (mut d1, mut d2) = (vec![0f32; rows * n_l], vec![0f32; rows * n_l]);
             net.activation()
                 .derivatives_f32(&trace.z[l], net.k_lips() as f32, &mut d1, &mut d2);
-            for n in 0..rows {
-                let dn = &d1[n * n_l..(n + 1) * n_l];
-                for row in g[n * r * n_l..(n + 1) * r * n_l].chunks_exact_mut(n_l) {
-                    for (v, &d) in row.iter_mut().zip(dn) {
-                        *v *= d;
-                    }
+            for i in 0..n_l {
+                let g = &mut gt[i * cols..(i + 1) * cols];
+                for n in 0..rows {
+                    let d = d1[n * n_l + i];
+                    g[n * r..(n + 1) * r].iter_mut().for_each(|v| *v *= d);
                 }
             }
         }
-        g = net.layers()[l - 1].backward_rows(g, rows * r)?;
+        gt = net.layers()[l - 1].backward_cols(gt, cols)?;
         l -= 1;
     }
 }
@@ -101,10 +106,12 @@ pub fn b3(net: &Mlp, p: &FailureVector, x: &Inputs) -> Result<MeanStd> {
     let (mut mean, mut var) = (vec![0f64; x.rows() * n_out], vec![0f64; x.rows() * n_out]);
     for range in input_chunks(x.rows(), n_out) {
         let trace = chunk_trace(net, x, &range)?;
-        let mut eye = vec![0f32; range.len() * n_out * n_out];
+        // Gᵀ = I for every input: row k has a 1 in column n·n_L + k.
+        let cols = range.len() * n_out;
+        let mut eye = vec![0f32; n_out * cols];
         for n in 0..range.len() {
             for k in 0..n_out {
-                eye[(n * n_out + k) * n_out + k] = 1.0;
+                eye[k * cols + n * n_out + k] = 1.0;
             }
         }
         let s = range.start * n_out..range.end * n_out;
@@ -145,7 +152,8 @@ pub fn b3_loss(
     let (mut mean, mut var) = (vec![0f64; x.rows()], vec![0f64; x.rows()]);
     for range in input_chunks(x.rows(), 1) {
         let trace = chunk_trace(net, x, &range)?;
-        let mut g = vec![0f32; range.len() * n_out];
+        let cols = range.len();
+        let mut g = vec![0f32; n_out * cols];
         let (mut g64, big_l) = (vec![0f64; n_out], net.output_layer());
         for (j, n) in range.clone().enumerate() {
             let y: Vec<f64> = trace.y[big_l][j * n_out..(j + 1) * n_out]
@@ -158,7 +166,7 @@ pub fn b3_loss(
                 .collect();
             loss.grad(&y, &t, &mut g64);
             for k in 0..n_out {
-                g[j * n_out + k] = g64[k] as f32;
+                g[k * cols + j] = g64[k] as f32;
             }
         }
         first_order(

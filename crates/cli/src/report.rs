@@ -64,6 +64,9 @@ pub enum BoundJson {
     },
 }
 
+/// A per-output bound in the table: name, mean and optional std, `[N][n_L]`.
+type BoundColumns<'a> = (&'a str, &'a Vec<Vec<f64>>, Option<&'a Vec<Vec<f64>>>);
+
 fn rows(flat: &[f64], width: usize) -> Vec<Vec<f64>> {
     flat.chunks(width).map(<[f64]>::to_vec).collect()
 }
@@ -144,7 +147,7 @@ impl AnalyzeReport {
         if exact.is_some() {
             let _ = write!(s, " {:>14} {:>12}", "exact mean", "exact std");
         }
-        let per_output: Vec<(&str, &Vec<Vec<f64>>, Option<&Vec<Vec<f64>>>)> = self
+        let per_output: Vec<BoundColumns<'_>> = self
             .bounds
             .iter()
             .filter_map(|(name, b)| match b {

@@ -12,13 +12,17 @@
 //! ([`Experiment::report`], assembled by [`report::write_report`]): the paper's numbers beside
 //! ours and a verdict.
 
+pub mod error_additivity;
+pub mod error_comparison_random;
 pub mod fit;
 pub mod ntk;
 pub mod plot;
 pub mod profile;
 pub mod report;
+pub mod riemann;
 pub mod runner;
 pub mod store;
+pub mod taylor_checks;
 
 pub use profile::Profile;
 pub use report::{write_report, PaperRow, ReportSection, Verdict};
@@ -26,7 +30,13 @@ pub use runner::{draw_figures, run_experiment, Context, Experiment, Outcome, Pat
 
 /// Every registered experiment, in the order `reproduce-all` runs them.
 pub fn registry() -> Vec<Box<dyn Experiment>> {
-    vec![Box::new(ntk::Ntk)]
+    vec![
+        Box::new(error_comparison_random::ErrorComparisonRandom),
+        Box::new(error_additivity::ErrorAdditivity),
+        Box::new(ntk::Ntk),
+        Box::new(taylor_checks::TaylorChecks),
+        Box::new(riemann::Riemann),
+    ]
 }
 
 /// Looks an experiment up by id.

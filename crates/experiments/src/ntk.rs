@@ -152,10 +152,11 @@ impl Experiment for Ntk {
                 .map(|w| w.schemes[s].mc_std.clone())
                 .collect();
             let name = scheme_label(&f.scheme);
-            let mut fits = vec![f.fit.line(&format!("{name} fit, all n"), lo, hi)];
+            let short = if f.scheme == "lecun" { "LeCun" } else { "1/n" };
+            let mut fits = vec![f.fit.line(&format!("{short} fit, all n"), lo, hi)];
             if f.scheme != "lecun" && f.tail_from > lo {
                 fits.push(f.tail_fit.line(
-                    &format!("{name} fit, n ≥ {}", f.tail_from),
+                    &format!("{short} fit, n ≥ {}", f.tail_from),
                     f.tail_from,
                     hi,
                 ));
@@ -271,7 +272,11 @@ impl StoredLine {
     }
     /// `+0.038 ± 0.013`.
     fn text(&self) -> String {
-        format!("{:+.3} ± {:.3}", self.slope(), self.stderr())
+        format!(
+            "{} ± {:.3}",
+            crate::plot::signed(self.slope(), 3),
+            self.stderr()
+        )
     }
 }
 
@@ -310,15 +315,18 @@ fn report_section(st: &Stored) -> ReportSection {
         Verdict::Reproduced
     } else {
         Verdict::Differs(format!(
-            "std Δ changes with width (slope {:+.3})",
-            lecun.fit.slope()
+            "std Δ changes with width (slope {})",
+            crate::plot::signed(lecun.fit.slope(), 3)
         ))
     };
     let tail = cont.tail_fit.slope();
     let cont_verdict = Verdict::NotComparable(if (tail + 0.5).abs() < 0.1 {
         "not in the paper; agrees with the theory's −0.5".into()
     } else {
-        format!("not in the paper; theory says −0.5, we find {tail:+.3}")
+        format!(
+            "not in the paper; theory says −0.5, we find {}",
+            crate::plot::signed(tail, 3)
+        )
     });
     let max_dev = st
         .widths
@@ -370,12 +378,19 @@ fn report_section(st: &Stored) -> ReportSection {
             "flat in n as predicted, but at {level:.3} ({level_where}) rather than 0.265"
         )),
         (false, _) => Verdict::Differs(format!(
-            "LeCun std Δ is not width-independent (slope {:+.3})",
-            lecun.fit.slope()
+            "LeCun std Δ is not width-independent (slope {})",
+            crate::plot::signed(lecun.fit.slope(), 3)
         )),
     };
     let notes = format!(
-        "The original notebook meant to vary the width but always built 5 hidden units, so its          flat ≈ 0.265 is one number repeated, not a measurement across widths (SPEC §12). Varying          n for real confirms the prediction: under LeCun (NTK) scaling the crash error does not          shrink with width, while under the 1/n weight scale of the continuous limit it falls like          n^−1/2 (slope {tail:+.3} for n ≥ {}). In the figure, small points are single networks,          large points their geometric mean with a ±1 sd band of log std Δ, lines least-squares          fits of log std Δ = a log n + c.",
+        "The original notebook meant to vary the width but always built 5 hidden units, so \
+         its flat ≈ 0.265 is one number repeated, not a measurement across widths (SPEC §12). \
+         Varying n for real confirms the prediction: under LeCun (NTK) scaling the crash \
+         error does not shrink with width, while under the 1/n weight scale of the continuous \
+         limit it falls like n^−1/2 (slope {} for n ≥ {}). In the figure, small points are \
+         single networks, large points their geometric mean with a ±1 sd band of log std Δ, \
+         lines least-squares fits of log std Δ = a log n + c.",
+        crate::plot::signed(tail, 3),
         cont.tail_from
     );
     ReportSection {

@@ -15,6 +15,8 @@
 //! * [`loglog_fit`] — per-width points, mean ± 1 sd band of log(value) and fitted lines
 //!   `log y = a log n + c` (SPEC §8);
 //! * [`twin_axis`] — lines against a left and a right y axis.
+//! * [`bars_under_curves`] — adjacent bars on given edges (a histogram of known heights, a
+//!   Riemann sum) under one or more curves.
 //!
 //! Axes are described by [`Axes`] (title, axis labels, [`Scale`]s). Log axes drop
 //! non-positive values; every axis drops non-finite values.
@@ -244,8 +246,8 @@ impl LogLogSeries {
     }
 }
 
-/// Formats `v` with a sign (`+0.04`, `−0.50`).
-fn signed(v: f64, decimals: usize) -> String {
+/// Formats `v` with a sign and `decimals` decimals, using the minus sign (`+0.04`, `−0.50`).
+pub fn signed(v: f64, decimals: usize) -> String {
     if v < 0.0 {
         format!("−{:.*}", decimals, -v)
     } else {
@@ -1461,6 +1463,126 @@ pub fn twin_axis(
             right_scale,
             left: left.to_vec(),
             right: right.to_vec(),
+        },
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bars under curves.
+
+struct BarsCurves {
+    axes: Axes,
+    bars_label: String,
+    edges: Vec<f64>,
+    heights: Vec<f64>,
+    curves: Vec<Series>,
+}
+
+impl Draw for BarsCurves {
+    fn draw<DB: DrawingBackend>(&self, area: &Area<DB>) -> anyhow::Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let xs = self
+            .edges
+            .iter()
+            .copied()
+            .chain(self.curves.iter().flat_map(|s| s.xs.iter().copied()));
+        let x = Axis::fit(xs, self.axes.x_scale, 0.02);
+        let log_y = self.axes.y_scale == Scale::Log;
+        let ys = self
+            .heights
+            .iter()
+            .copied()
+            .chain(self.curves.iter().flat_map(|s| s.ys.iter().copied()))
+            .chain((!log_y).then_some(0.0));
+        let mut y = Axis::fit(ys, self.axes.y_scale, 0.05);
+        if !log_y && y.lo < 0.0 && self.heights.iter().all(|&h| h >= 0.0) {
+            y.lo = 0.0;
+        }
+        let y_px = y_area_px(longest_tick(&y));
+        let mut ch = chart(area, &self.axes.title, x.clone(), y.clone(), y_px, false)?;
+        mesh(&mut ch, &self.axes.x_label, &self.axes.y_label)?;
+        let base = if log_y { y.lo } else { 0.0 };
+        let col = color(0);
+        let rects: Vec<[(f64, f64); 2]> = self
+            .edges
+            .windows(2)
+            .zip(&self.heights)
+            .filter(|(e, h)| x.contains(e[0]) && x.contains(e[1]) && y.contains(**h))
+            .map(|(e, &h)| [(e[0], base), (e[1], h)])
+            .collect();
+        let mut occupied = Vec::new();
+        for r in &rects {
+            for k in 0..=4 {
+                let t = r[0].0 + (r[1].0 - r[0].0) * k as f64 / 4.0;
+                for j in 0..=4 {
+                    let v = r[0].1 + (r[1].1 - r[0].1) * j as f64 / 4.0;
+                    occupied.push((x.norm(t), y.norm(v)));
+                }
+            }
+        }
+        ch.draw_series(
+            rects
+                .iter()
+                .map(|&r| Rectangle::new(r, col.mix(0.35).filled())),
+        )?
+        .label(self.bars_label.as_str())
+        .legend(box_legend(col));
+        ch.draw_series(
+            rects
+                .iter()
+                .map(|&r| Rectangle::new(r, col.stroke_width(1))),
+        )?;
+        let mut chars = self.bars_label.chars().count();
+        for (i, s) in self.curves.iter().enumerate() {
+            let c = color(i + 1);
+            let pts: Vec<(f64, f64)> = s
+                .points()
+                .filter(|&(a, b)| x.contains(a) && y.contains(b))
+                .collect();
+            trace(&x, &y, &pts, true, &mut occupied);
+            ch.draw_series(LineSeries::new(pts, c.stroke_width(3)))?
+                .label(s.label.as_str())
+                .legend(line_legend(c));
+            chars = chars.max(s.label.chars().count());
+        }
+        draw_legend(
+            &mut ch,
+            legend_position(&occupied, 1 + self.curves.len(), chars),
+        )?;
+        Ok(())
+    }
+}
+
+/// Adjacent bars `[edges[k], edges[k+1]] × [0, heights[k]]` (e.g. the terms of a Riemann sum,
+/// or a histogram with known heights), filled and outlined in one colour and labelled
+/// `bars_label`, under the `curves` drawn as lines. `edges` has one more entry than `heights`;
+/// bars that the axes cannot show (non-finite, or non-positive on a log axis) are left out.
+pub fn bars_under_curves(
+    dir: &Path,
+    name: &str,
+    axes: &Axes,
+    bars_label: &str,
+    edges: &[f64],
+    heights: &[f64],
+    curves: &[Series],
+) -> anyhow::Result<PathBuf> {
+    anyhow::ensure!(
+        edges.len() == heights.len() + 1,
+        "bars_under_curves: {} edges for {} heights (need one more edge than heights)",
+        edges.len(),
+        heights.len()
+    );
+    render(
+        dir,
+        name,
+        &BarsCurves {
+            axes: axes.clone(),
+            bars_label: bars_label.into(),
+            edges: edges.to_vec(),
+            heights: heights.to_vec(),
+            curves: curves.to_vec(),
         },
     )
 }

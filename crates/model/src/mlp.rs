@@ -102,12 +102,15 @@ impl Dense {
         &self.bias
     }
 
-    /// `G W` for `rows` stacked row vectors `G` (`[rows, n_out]`): the backward step that maps
-    /// derivatives with respect to this layer's outputs to its inputs.
-    pub fn backward_rows(&self, g: Vec<f32>, rows: usize) -> Result<Vec<f32>> {
-        debug_assert_eq!(g.len(), rows * self.n_out);
-        let g = Tensor::from_vec(g, (rows, self.n_out), &Device::Cpu)?;
-        Ok(g.matmul(&self.weight_tensor)?
+    /// `Wᵀ Gᵀ` for `cols` column vectors `Gᵀ` (`[n_out, cols]`, row-major): the backward step
+    /// that maps derivatives with respect to this layer's outputs to its inputs, in the
+    /// column layout that keeps the GEMM's inner dimension contiguous (`[n_in, cols]`).
+    pub fn backward_cols(&self, gt: Vec<f32>, cols: usize) -> Result<Vec<f32>> {
+        debug_assert_eq!(gt.len(), cols * self.n_out);
+        let gt = Tensor::from_vec(gt, (self.n_out, cols), &Device::Cpu)?;
+        Ok(self
+            .weight_t_tensor
+            .matmul(&gt)?
             .flatten_all()?
             .to_vec1::<f32>()?)
     }
