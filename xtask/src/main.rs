@@ -27,6 +27,11 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// A retaining allocator: the batched GEMM paths allocate and free multi-megabyte buffers, which
+/// the system allocator returns to the kernel and page-faults back in on every call.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(name = "cargo xtask", about = "ftnn project automation")]
 struct Cli {

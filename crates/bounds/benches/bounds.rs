@@ -9,6 +9,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
 
+/// A retaining allocator: the batched GEMM paths allocate and free multi-megabyte buffers, which
+/// the system allocator returns to the kernel and page-faults back in on every call.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn bench(c: &mut Criterion) {
     for sizes in [vec![784, 200, 50, 10], vec![784, 1000, 100, 10]] {
         let name = sizes

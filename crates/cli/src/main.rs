@@ -22,6 +22,11 @@ mod report;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// A retaining allocator: the batched GEMM paths allocate and free multi-megabyte buffers, which
+/// the system allocator returns to the kernel and page-faults back in on every call.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Probabilistic fault tolerance of neural networks: Monte Carlo crash injection, exact
 /// enumeration and analytic bounds.
 #[derive(Parser, Debug)]
