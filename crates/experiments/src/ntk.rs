@@ -13,8 +13,9 @@
 //! ξ_i ~ Bernoulli(p) independent, so `Var Δ = p(1−p) Σ_i w_i² y_i²` exactly; each Monte Carlo
 //! estimate is checked against it.
 
+use crate::fit::StoredFit;
 use crate::fit::{fit_loglog, LogLogFit};
-use crate::plot::{self, Axes, FitLine, LogLogSeries, Series};
+use crate::plot::{self, Axes, LogLogSeries, Series};
 use crate::report::{PaperRow, ReportSection, Verdict};
 use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
 use crate::Profile;
@@ -235,49 +236,15 @@ fn scheme_label(scheme: &str) -> &str {
 #[derive(Deserialize)]
 struct Stored {
     widths: Vec<WidthResult>,
-    fits: Vec<StoredFit>,
+    fits: Vec<SchemeFit>,
 }
 
 #[derive(Deserialize)]
-struct StoredFit {
+struct SchemeFit {
     scheme: String,
-    fit: StoredLine,
-    tail_fit: StoredLine,
+    fit: StoredFit,
+    tail_fit: StoredFit,
     tail_from: f64,
-}
-
-#[derive(Deserialize)]
-struct StoredLine {
-    slope: Option<f64>,
-    intercept: Option<f64>,
-    slope_stderr: Option<f64>,
-}
-
-impl StoredLine {
-    fn slope(&self) -> f64 {
-        self.slope.unwrap_or(f64::NAN)
-    }
-    fn stderr(&self) -> f64 {
-        self.slope_stderr.unwrap_or(f64::NAN)
-    }
-    fn line(&self, name: &str, from: f64, to: f64) -> FitLine {
-        let fit = LogLogFit {
-            slope: self.slope(),
-            intercept: self.intercept.unwrap_or(f64::NAN),
-            slope_stderr: self.stderr(),
-            log_mean: Vec::new(),
-            log_sd: Vec::new(),
-        };
-        FitLine::from_fit(name, &fit, from, to)
-    }
-    /// `+0.038 ± 0.013`.
-    fn text(&self) -> String {
-        format!(
-            "{} ± {:.3}",
-            crate::plot::signed(self.slope(), 3),
-            self.stderr()
-        )
-    }
 }
 
 /// The paper's number for the LeCun crash error (NTK.ipynb, width 5 only).

@@ -17,8 +17,9 @@
 //! and fit the log–log slopes of |error| against n over a wider set of n (expected −1 and −2).
 //! The paper gives only the figure, so the verdict is "not comparable".
 
-use crate::fit::{fit_loglog, LogLogFit};
-use crate::plot::{self, Axes, FitLine, LogLogSeries, Series};
+use crate::fit::fit_loglog;
+use crate::fit::StoredFit;
+use crate::plot::{self, Axes, LogLogSeries, Series};
 use crate::report::{PaperRow, ReportSection, Verdict};
 use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
 use crate::Profile;
@@ -333,32 +334,6 @@ struct Stored {
     simpson_error: f64,
     bars: Vec<SumsAt>,
     errors: Vec<SumsAt>,
-    left_fit: StoredLine,
-    midpoint_fit: StoredLine,
-}
-
-#[derive(Deserialize)]
-struct StoredLine {
-    slope: Option<f64>,
-    intercept: Option<f64>,
-    slope_stderr: Option<f64>,
-}
-
-impl StoredLine {
-    fn slope(&self) -> f64 {
-        self.slope.unwrap_or(f64::NAN)
-    }
-    fn stderr(&self) -> f64 {
-        self.slope_stderr.unwrap_or(f64::NAN)
-    }
-    fn line(&self, name: &str, from: f64, to: f64) -> FitLine {
-        let fit = LogLogFit {
-            slope: self.slope(),
-            intercept: self.intercept.unwrap_or(f64::NAN),
-            slope_stderr: self.stderr(),
-            log_mean: Vec::new(),
-            log_sd: Vec::new(),
-        };
-        FitLine::from_fit(name, &fit, from, to)
-    }
+    left_fit: StoredFit,
+    midpoint_fit: StoredFit,
 }

@@ -36,8 +36,9 @@
 //! fitted slope; the paper's own −1.08 sits 0.08 from −1 on the other side. A fit over d ≥ 4
 //! only is reported beside it.
 
+use crate::fit::StoredFit;
 use crate::fit::{fit_loglog, LogLogFit};
-use crate::plot::{self, Axes, BarOrder, FitLine, LogLogSeries, Series};
+use crate::plot::{self, Axes, BarOrder, LogLogSeries, Series};
 use crate::report::{PaperRow, ReportSection, Verdict};
 use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
 use crate::Profile;
@@ -343,35 +344,9 @@ struct Stored {
 #[derive(Deserialize)]
 struct StoredB {
     dims: Vec<DimResult>,
-    fit_log_of_mean: StoredLine,
-    fit_mean_of_log: StoredLine,
-    tail_fit: StoredLine,
-}
-
-#[derive(Deserialize)]
-struct StoredLine {
-    slope: Option<f64>,
-    intercept: Option<f64>,
-    slope_stderr: Option<f64>,
-}
-
-impl StoredLine {
-    fn slope(&self) -> f64 {
-        self.slope.unwrap_or(f64::NAN)
-    }
-    fn stderr(&self) -> f64 {
-        self.slope_stderr.unwrap_or(f64::NAN)
-    }
-    fn line(&self, name: &str, from: f64, to: f64) -> FitLine {
-        let fit = LogLogFit {
-            slope: self.slope(),
-            intercept: self.intercept.unwrap_or(f64::NAN),
-            slope_stderr: self.stderr(),
-            log_mean: Vec::new(),
-            log_sd: Vec::new(),
-        };
-        FitLine::from_fit(name, &fit, from, to)
-    }
+    fit_log_of_mean: StoredFit,
+    fit_mean_of_log: StoredFit,
+    tail_fit: StoredFit,
 }
 
 /// The paper's numbers (SPEC §10).

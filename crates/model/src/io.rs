@@ -276,11 +276,11 @@ fn tensor_f32(path: &Path, st: &SafeTensors<'_>, name: &str) -> Result<ShapedDat
             .collect(),
         Dtype::F16 => raw
             .chunks_exact(2)
-            .map(|c| half_to_f32(u16::from_le_bytes([c[0], c[1]])))
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
             .collect(),
         Dtype::BF16 => raw
             .chunks_exact(2)
-            .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16))
+            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
             .collect(),
         other => {
             return Err(file_err(
@@ -290,24 +290,6 @@ fn tensor_f32(path: &Path, st: &SafeTensors<'_>, name: &str) -> Result<ShapedDat
         }
     };
     Ok((view.shape().to_vec(), data))
-}
-
-/// IEEE 754 binary16 → f32.
-fn half_to_f32(h: u16) -> f32 {
-    let sign = ((h >> 15) as u32) << 31;
-    let exp = ((h >> 10) & 0x1f) as u32;
-    let frac = (h & 0x3ff) as u32;
-    let bits = match exp {
-        0 if frac == 0 => sign,
-        0 => {
-            // subnormal: value = frac · 2^-24
-            return f32::from_bits(sign)
-                + (frac as f32) * 2f32.powi(-24) * if sign != 0 { -1.0 } else { 1.0 };
-        }
-        0x1f => sign | 0x7f80_0000 | (frac << 13),
-        _ => sign | ((exp + 112) << 23) | (frac << 13),
-    };
-    f32::from_bits(bits)
 }
 
 fn dense_from(
@@ -477,6 +459,36 @@ mod tests {
             Mlp::load(&p),
             Err(ModelError::MissingTensor { .. })
         ));
+    }
+
+    /// Half-precision state dicts (as `model.half()` exports them) are widened to f32.
+    #[test]
+    fn reads_f16_and_bf16_tensors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("half.safetensors");
+        let w = [0.5f32, -1.25, 3.0, 0.0];
+        let f16: Vec<u8> = w
+            .iter()
+            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+            .collect();
+        let bf16: Vec<u8> = [1.5f32, -2.0]
+            .iter()
+            .flat_map(|&v| half::bf16::from_f32(v).to_le_bytes())
+            .collect();
+        let views = vec![
+            (
+                "0.weight".to_string(),
+                TensorView::new(Dtype::F16, vec![2, 2], &f16).unwrap(),
+            ),
+            (
+                "0.bias".to_string(),
+                TensorView::new(Dtype::BF16, vec![2], &bf16).unwrap(),
+            ),
+        ];
+        std::fs::write(&p, safetensors::serialize(views, None).unwrap()).unwrap();
+        let m = Mlp::from_state_dict(&p, Activation::Relu, 1.0).unwrap();
+        assert_eq!(m.layers()[0].weight(), &w);
+        assert_eq!(m.layers()[0].bias(), &[1.5, -2.0]);
     }
 
     #[test]
