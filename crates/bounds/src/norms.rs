@@ -205,6 +205,17 @@ mod tests {
         assert_eq!(operator_norm(&d, Norm::Inf), 9.0);
         assert!((operator_norm(&d, Norm::Fro) - 50f64.sqrt()).abs() < 1e-12);
         assert!((operator_norm(&d, Norm::Two) - 45f64.sqrt()).abs() < 1e-9);
+        // Σ over layers: the same matrix twice doubles every norm.
+        let net = Mlp::new(
+            vec![d.clone(), d.clone()],
+            ftnn_model::Activation::Relu,
+            1.0,
+        )
+        .unwrap();
+        let s = sum_norms(&net);
+        assert_eq!((s.one, s.inf), (14.0, 18.0));
+        assert!((s.fro - 2.0 * 50f64.sqrt()).abs() < 1e-12);
+        assert!((s.two - 2.0 * 45f64.sqrt()).abs() < 1e-9);
         let x = [3.0f32, -4.0];
         assert_eq!(vector_norm(&x, Norm::One), 7.0);
         assert_eq!(vector_norm(&x, Norm::Two), 5.0);

@@ -41,12 +41,10 @@ pub fn single_crash_effects(net: &Mlp, trace: &Trace, l: usize) -> Result<Single
         owners.extend((0..n_l).filter(|&i| y[i] != 0.0).map(|i| (n, i as u32)));
     }
     let a = owners.len();
-    let mut dz = vec![0f32; a * n_next];
-    for (row, &(n, i)) in dz.chunks_exact_mut(n_next).zip(&owners) {
+    let mut dz = Vec::with_capacity(a * n_next);
+    for &(n, i) in &owners {
         let v = trace.y[l][n * n_l + i as usize];
-        for (d, &w) in row.iter_mut().zip(layer.column(i as usize)) {
-            *d = -w * v;
-        }
+        dz.extend(layer.column(i as usize).iter().map(|&w| -w * v));
     }
     let e = if l + 1 == big_l {
         dz
@@ -101,26 +99,36 @@ pub fn b4(net: &Mlp, p: &FailureVector, x: &Inputs) -> Result<MeanStd> {
             }
             continue;
         }
-        let chunks = input_chunks(x.rows(), sizes[l]);
-        let parts: Vec<(std::ops::Range<usize>, Vec<f64>, Vec<f64>)> = chunks
-            .into_par_iter()
-            .map(|range| {
-                let trace = chunk_trace(net, x, &range)?;
-                let sc = single_crash_effects(net, &trace, l)?;
-                let (mut s1, mut s2) = (
-                    vec![0f64; range.len() * n_out],
-                    vec![0f64; range.len() * n_out],
-                );
-                for (row, &(j, _)) in sc.effects.chunks_exact(n_out).zip(&sc.owners) {
-                    for k in 0..n_out {
-                        let v = row[k] as f64;
-                        s1[j * n_out + k] += v;
-                        s2[j * n_out + k] += v * v;
+        // One trace per chunk of inputs; its single crashes in parallel tasks of at most
+        // TASK_ROWS stacked rows (cache-sized, and enough tasks to keep every thread busy).
+        const TASK_ROWS: usize = 4096;
+        let mut parts: Vec<(std::ops::Range<usize>, Vec<f64>, Vec<f64>)> = Vec::new();
+        for range in input_chunks(x.rows(), sizes[l]) {
+            let trace = chunk_trace(net, x, &range)?;
+            let per_task = (TASK_ROWS / sizes[l]).max(1);
+            let tasks: Vec<std::ops::Range<usize>> = (0..range.len())
+                .step_by(per_task)
+                .map(|s| s..(s + per_task).min(range.len()))
+                .collect();
+            let done = tasks
+                .into_par_iter()
+                .map(|sub| {
+                    let sc = single_crash_effects(net, &trace.slice(sub.clone()), l)?;
+                    let (mut s1, mut s2) =
+                        (vec![0f64; sub.len() * n_out], vec![0f64; sub.len() * n_out]);
+                    for (row, &(j, _)) in sc.effects.chunks_exact(n_out).zip(&sc.owners) {
+                        for k in 0..n_out {
+                            let v = row[k] as f64;
+                            s1[j * n_out + k] += v;
+                            s2[j * n_out + k] += v * v;
+                        }
                     }
-                }
-                Ok((range, s1, s2))
-            })
-            .collect::<Result<_>>()?;
+                    let global = range.start + sub.start..range.start + sub.end;
+                    Ok((global, s1, s2))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            parts.extend(done);
+        }
         for (range, s1, s2) in parts {
             for (j, n) in range.enumerate() {
                 for k in 0..n_out {

@@ -13,7 +13,7 @@
 //! the linear output), one candle GEMM per layer for all inputs and outputs at once. The second
 //! derivatives along each neuron are forward-mode: starting from `u = W_{l+1}[:, i]`, `u' = 0`,
 //! each hidden layer maps `(u, u') ↦ (W (φ'⊙u), W (φ''⊙u² + φ'⊙u'))`, batched over neurons.
-//! Sums over neurons accumulate in f64.
+//! Sums over neurons accumulate in f32 within blocks of 32 neurons and in f64 across blocks.
 
 use crate::error::Result;
 use crate::estimate::{check_finite, MeanStd};
@@ -61,16 +61,27 @@ fn first_order(
         let n_l = sizes[l];
         if p[l] > 0.0 {
             let (pl, ql) = (p[l], p[l] * (1.0 - p[l]));
+            // Blocks of BLOCK neurons are summed in f32 (vectorised), the blocks in f64.
+            const BLOCK: usize = 32;
             let (mut s1, mut s2) = (vec![0f64; cols], vec![0f64; cols]);
-            for i in 0..n_l {
-                let g = &gt[i * cols..(i + 1) * cols];
-                for n in 0..rows {
-                    let y = trace.y[l][n * n_l + i] as f64;
-                    for c in n * r..(n + 1) * r {
-                        let d = y * g[c] as f64;
-                        s1[c] += d;
-                        s2[c] += d * d;
+            let (mut t1, mut t2, mut yexp) = (vec![0f32; cols], vec![0f32; cols], vec![0f32; cols]);
+            for block in (0..n_l).step_by(BLOCK) {
+                t1.fill(0.0);
+                t2.fill(0.0);
+                for i in block..(block + BLOCK).min(n_l) {
+                    for n in 0..rows {
+                        yexp[n * r..(n + 1) * r].fill(trace.y[l][n * n_l + i]);
                     }
+                    let g = &gt[i * cols..(i + 1) * cols];
+                    for c in 0..cols {
+                        let d = yexp[c] * g[c];
+                        t1[c] += d;
+                        t2[c] += d * d;
+                    }
+                }
+                for c in 0..cols {
+                    s1[c] += t1[c] as f64;
+                    s2[c] += t2[c] as f64;
                 }
             }
             for c in 0..cols {

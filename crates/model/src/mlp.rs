@@ -137,6 +137,21 @@ pub struct Trace {
     pub z: Vec<Vec<f32>>,
 }
 
+impl Trace {
+    /// The trace of the inputs `range` only (copies their rows).
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Trace {
+        let cut = |v: &Vec<f32>| {
+            let w = v.len() / self.rows.max(1);
+            v[range.start * w..range.end * w].to_vec()
+        };
+        Trace {
+            rows: range.len(),
+            y: self.y.iter().map(cut).collect(),
+            z: self.z.iter().map(cut).collect(),
+        }
+    }
+}
+
 /// How to draw the weights of a new network (SPEC §2).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Init {
