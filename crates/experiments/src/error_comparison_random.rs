@@ -85,6 +85,17 @@ pub struct PartResult {
     pub ranking: Vec<RankingRow>,
 }
 
+impl PartResult {
+    /// The Pearson correlation of quantity `q` (e.g. `b4 std`), NaN when absent or undefined.
+    pub fn correlation(&self, q: &str) -> f64 {
+        self.ranking
+            .iter()
+            .find(|x| x.quantity == q)
+            .and_then(|x| x.pearson)
+            .unwrap_or(f64::NAN)
+    }
+}
+
 /// A serialisable comparison row.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RankingRow {
@@ -165,13 +176,7 @@ impl Experiment for ErrorComparisonRandom {
                 .map(|x| x.quantity.clone())
                 .unwrap_or_default()
         };
-        let corr = |r: &PartResult, q: &str| {
-            r.ranking
-                .iter()
-                .find(|x| x.quantity == q)
-                .and_then(|x| x.pearson)
-                .unwrap_or(f64::NAN)
-        };
+        let corr = PartResult::correlation;
         let median_err = |r: &PartResult, q: &str| {
             r.ranking
                 .iter()
@@ -339,13 +344,7 @@ impl Experiment for ErrorComparisonRandom {
             Ok(p) => p,
             Err(e) => return ReportSection::unreadable(e),
         };
-        let corr = |r: &PartResult, q: &str| {
-            r.ranking
-                .iter()
-                .find(|x| x.quantity == q)
-                .and_then(|x| x.pearson)
-                .unwrap_or(f64::NAN)
-        };
+        let corr = PartResult::correlation;
         // SPEC §10 lists four correlations per bound; we read them as A mean, A std, B mean, B std.
         let paper = [
             ("b4", [0.9964, 0.9988, 0.9992, 0.9994]),
