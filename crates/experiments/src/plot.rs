@@ -1369,17 +1369,7 @@ impl Draw for Twin {
         let px = y_area_px(longest_tick(&yl).max(longest_tick(&yr)));
         let ch = chart(area, &self.axes.title, x.clone(), yl.clone(), px, true)?;
         let mut ch = ch.set_secondary_coord(x.clone(), yr.clone());
-        ch.configure_mesh()
-            .x_desc(self.axes.x_label.as_str())
-            .y_desc(self.axes.y_label.as_str())
-            .axis_desc_style(font(DESC_PX))
-            .label_style(font(LABEL_PX))
-            .x_labels(9)
-            .y_labels(8)
-            .bold_line_style(RGBColor(215, 215, 215))
-            .light_line_style(RGBColor(242, 242, 242))
-            .axis_style(RGBColor(60, 60, 60))
-            .draw()?;
+        mesh(&mut ch, &self.axes.x_label, &self.axes.y_label)?;
         ch.configure_secondary_axes()
             .y_desc(self.right_label.as_str())
             .axis_desc_style(font(DESC_PX))
