@@ -1,0 +1,35 @@
+//! # ftnn-decay — continuity and decay metrics (SPEC §8)
+//!
+//! For an MLP of any depth (the uses are 784→n→100→10 for MNIST and 13→n→100→1 for Boston)
+//! with y = y_1 the output of the first hidden layer, and the per-sample loss L (Keras' mean
+//! squared error [`Mse`] unless another loss is given, see [`loss`]):
+//!
+//! | metric | definition | function |
+//! |---|---|---|
+//! | D | mean over samples of mean_i \|∂L/∂y_i\| | [`derivative_decay`] |
+//! | H_diag, H_all | mean_i \|H_ii\|, mean_ij \|H_ij\| of H = ∂²L/∂y², first 10 samples | [`hessian_stats`] ([`hessian()`] for one H) |
+//! | W_l, W_prod | ‖W_l‖_∞ (max row sum of \|W_l\|) and Π_l ‖W_l‖_∞ | [`weight_norms`] |
+//! | Var Δ | mean over outputs of the Monte Carlo Var Δ at one input | [`var_delta`] |
+//! | slope | least squares log(metric) = a·log(n) + c over widths n | [`fit_loglog`] |
+//!
+//! Expected slopes in the continuous limit: D −1, H −2, Var Δ −1.
+//!
+//! Gradients and Hessians are analytic (back-propagation of first and second derivatives, see
+//! [`hessian`](mod@hessian)); sums are accumulated in f64, and every function returns a typed
+//! [`DecayError`] rather than panicking on bad input.
+
+pub mod derivative;
+pub mod error;
+pub mod fit;
+pub mod hessian;
+pub mod loss;
+pub mod norms;
+
+pub use derivative::{derivative_decay, mean_abs_gradient, CHUNK_ROWS};
+pub use error::{DecayError, Result};
+pub use fit::{fit_loglog, LogLogFit};
+pub use hessian::{
+    gradient, hessian, hessian_stats, hessian_stats_with_loss, HessianStats, HESSIAN_SAMPLES,
+};
+pub use loss::{CrossEntropy, Loss, Mse, SecondOrderLoss};
+pub use norms::{var_delta, weight_norms, WeightNorms, VAR_DELTA_P, VAR_DELTA_REPETITIONS};

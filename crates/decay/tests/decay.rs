@@ -1,0 +1,547 @@
+//! Checks of the SPEC §8 metrics against independent references: finite differences of the
+//! loss computed by a plain f64 forward pass written here, exact enumeration of crash patterns,
+//! and norms by hand.
+
+use ftnn_decay::{
+    derivative_decay, gradient, hessian, hessian_stats, hessian_stats_with_loss, mean_abs_gradient,
+    var_delta, weight_norms, CrossEntropy, DecayError, Loss, Mse, SecondOrderLoss, CHUNK_ROWS,
+};
+use ftnn_model::{Activation, Dense, FailureVector, Init, Inputs, Mlp, ModelError};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+// ---------------------------------------------------------------------------------------------
+// Reference: the loss as a function of y_1, by plain f64 loops (independent of the crate).
+
+/// `(y_1, min over hidden layers m ≥ 2 of |z_m|)` for one input, in f64.
+fn y1_of(net: &Mlp, x: &[f32]) -> Vec<f64> {
+    let d = &net.layers()[0];
+    (0..d.n_out())
+        .map(|o| {
+            let z = d.bias()[o] as f64
+                + (0..d.n_in())
+                    .map(|i| d.weight()[o * d.n_in() + i] as f64 * x[i] as f64)
+                    .sum::<f64>();
+            net.activation().apply_f64(z, net.k_lips())
+        })
+        .collect()
+}
+
+/// The network output from y_1 and the smallest |z_m| of the hidden layers m ≥ 2.
+fn output_from_y1(net: &Mlp, y1: &[f64]) -> (Vec<f64>, f64) {
+    let big_l = net.output_layer();
+    let mut y = y1.to_vec();
+    let mut min_abs_z = f64::INFINITY;
+    for m in 2..=big_l {
+        let d = &net.layers()[m - 1];
+        let z: Vec<f64> = (0..d.n_out())
+            .map(|o| {
+                d.bias()[o] as f64
+                    + (0..d.n_in())
+                        .map(|i| d.weight()[o * d.n_in() + i] as f64 * y[i])
+                        .sum::<f64>()
+            })
+            .collect();
+        if m < big_l {
+            min_abs_z = z.iter().fold(min_abs_z, |a, v| a.min(v.abs()));
+            y = z
+                .iter()
+                .map(|&v| net.activation().apply_f64(v, net.k_lips()))
+                .collect();
+        } else {
+            y = z;
+        }
+    }
+    (y, min_abs_z)
+}
+
+fn loss_from_y1(net: &Mlp, y1: &[f64], t: &[f64], loss: &dyn Loss) -> f64 {
+    loss.value(&output_from_y1(net, y1).0, t)
+}
+
+/// Central differences of the loss: `∂L/∂y_i ≈ (L(y + h e_i) − L(y − h e_i)) / 2h`.
+fn fd_gradient(net: &Mlp, y1: &[f64], t: &[f64], loss: &dyn Loss, h: f64) -> Vec<f64> {
+    (0..y1.len())
+        .map(|i| {
+            let (mut a, mut b) = (y1.to_vec(), y1.to_vec());
+            a[i] += h;
+            b[i] -= h;
+            (loss_from_y1(net, &a, t, loss) - loss_from_y1(net, &b, t, loss)) / (2.0 * h)
+        })
+        .collect()
+}
+
+/// Second central differences of the loss:
+/// `H_ij ≈ [L(+h e_i + h e_j) − L(+h e_i − h e_j) − L(−h e_i + h e_j) + L(−h e_i − h e_j)] / 4h²`
+/// (for i = j this is the three-point second difference with step 2h).
+fn fd_hessian(net: &Mlp, y1: &[f64], t: &[f64], loss: &dyn Loss, h: f64) -> Vec<f64> {
+    let n = y1.len();
+    let at = |si: f64, i: usize, sj: f64, j: usize| {
+        let mut y = y1.to_vec();
+        y[i] += si * h;
+        y[j] += sj * h;
+        loss_from_y1(net, &y, t, loss)
+    };
+    let mut out = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            out[i * n + j] = (at(1.0, i, 1.0, j) - at(1.0, i, -1.0, j) - at(-1.0, i, 1.0, j)
+                + at(-1.0, i, -1.0, j))
+                / (4.0 * h * h);
+        }
+    }
+    out
+}
+
+fn random_inputs(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Vec<f32> {
+    (0..rows * cols)
+        .map(|_| rng.random::<f32>() * 2.0 - 1.0)
+        .collect()
+}
+
+fn max_abs(v: &[f64]) -> f64 {
+    v.iter().fold(0.0, |a: f64, b| a.max(b.abs()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gradient and Hessian.
+
+/// The depth-2, -3 and -4 networks of the tests (number of weight layers).
+const SHAPES: [&[usize]; 3] = [&[4, 6, 3], &[4, 6, 5, 3], &[4, 6, 5, 4, 3]];
+
+/// Runs `check` on every activation and shape, on inputs for which no hidden pre-activation
+/// after y_1 is within `margin` of a ReLU kink (ReLU only: the others are smooth).
+fn for_each_case(mut check: impl FnMut(&Mlp, &[f32], &[f64], &str)) {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for act in Activation::ALL {
+        for sizes in SHAPES {
+            let net = Mlp::init(sizes, act, 0.8, Init::Paper, &mut rng).unwrap();
+            let mut used = 0;
+            for _ in 0..50 {
+                let x = random_inputs(&mut rng, 1, sizes[0]);
+                let y1 = y1_of(&net, &x);
+                let (_, min_z) = output_from_y1(&net, &y1);
+                if act == Activation::Relu && min_z < 0.05 {
+                    continue; // too close to a kink for finite differences with h ≤ 1e-4
+                }
+                let t: Vec<f64> = (0..*sizes.last().unwrap())
+                    .map(|_| rng.random::<f64>())
+                    .collect();
+                check(&net, &x, &t, &format!("{act} {sizes:?}"));
+                used += 1;
+                if used == 3 {
+                    break;
+                }
+            }
+            assert_eq!(
+                used, 3,
+                "{act} {sizes:?}: not enough inputs away from kinks"
+            );
+        }
+    }
+}
+
+fn t32(t: &[f64]) -> Vec<f32> {
+    t.iter().map(|&v| v as f32).collect()
+}
+
+/// The analytic gradient against central differences of the loss (h = 1e-6): truncation
+/// h²/6·|∂³L| ≈ 1e-12 and rounding ε|L|/h ≈ 2e-10·|L| with |L| up to a few (cross-entropy);
+/// the largest error observed is 1.6e-9, so 2e-8·(1 + |g_i|) leaves an order of margin, while
+/// a wrong φ' or a missing layer is off by O(0.1–1).
+#[test]
+fn gradient_matches_finite_differences() {
+    for_each_case(|net, x, t, case| {
+        for loss in [&Mse as &dyn Loss, &CrossEntropy] {
+            let g = gradient(net, x, &t32(t), loss).unwrap();
+            let fd = fd_gradient(net, &y1_of(net, x), &t32_f64(t), loss, 1e-6);
+            for i in 0..g.len() {
+                assert!(
+                    (g[i] - fd[i]).abs() < 2e-8 * (1.0 + fd[i].abs()),
+                    "{case} i={i}: {} vs {}",
+                    g[i],
+                    fd[i]
+                );
+            }
+        }
+    });
+}
+
+/// The targets as the crate sees them (rounded to f32), so both sides use the same loss.
+fn t32_f64(t: &[f64]) -> Vec<f64> {
+    t.iter().map(|&v| v as f32 as f64).collect()
+}
+
+/// The analytic Hessian against second central differences of the loss with h = 1e-4.
+/// Rounding is ≈ ε|L|/h² ≈ 2e-8·|L|; truncation is h²/12·|∂⁴L|, sizeable here because the
+/// sigmoid's slope 4K makes ∂⁴L large: the largest error observed is 3e-7 (1.2e-6 with
+/// h = 3e-4, i.e. truncation-dominated). The tolerance 1e-5·(1 + |H_ij|) keeps a 30× margin
+/// and is still far below the φ'' term (0.01–1; flipping its sign makes an entry −0.009
+/// instead of 0.399), so an omitted or mis-signed term fails.
+/// ReLU has φ'' = 0 and is checked on inputs at least 0.05 away from its kinks.
+#[test]
+fn hessian_matches_finite_differences() {
+    let mut largest_second_order_term = 0f64;
+    for_each_case(|net, x, t, case| {
+        for loss in [&Mse as &dyn SecondOrderLoss, &CrossEntropy] {
+            let h = hessian(net, x, &t32(t), loss).unwrap();
+            let y1 = y1_of(net, x);
+            let fd = fd_hessian(net, &y1, &t32_f64(t), loss, 1e-4);
+            assert_eq!(h.len(), y1.len() * y1.len());
+            for k in 0..h.len() {
+                assert!(
+                    (h[k] - fd[k]).abs() < 1e-5 * (1.0 + fd[k].abs()),
+                    "{case} entry {k}: {} vs {}",
+                    h[k],
+                    fd[k]
+                );
+            }
+            assert!(
+                max_abs(&h) > 1e-4,
+                "{case}: a trivial Hessian tests nothing"
+            );
+            if net.activation() != Activation::Relu && net.layers().len() > 2 {
+                largest_second_order_term = largest_second_order_term.max(max_abs(&h));
+            }
+        }
+    });
+    assert!(largest_second_order_term > 1e-3);
+}
+
+/// H is symmetric up to GEMM rounding (not symmetrised by the code): on a 20→300→50→10 tanh
+/// network the two products differ by a few ulps, so 1e-12 relative to max |H| is tight
+/// enough to catch a Hessian assembled with a transposed factor (observed: 8e-16).
+#[test]
+fn hessian_is_symmetric() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let net = Mlp::init(
+        &[20, 300, 50, 10],
+        Activation::Tanh,
+        1.0,
+        Init::Paper,
+        &mut rng,
+    )
+    .unwrap();
+    let x = random_inputs(&mut rng, 1, 20);
+    let t = vec![0.1f32; 10];
+    let h = hessian(&net, &x, &t, &Mse).unwrap();
+    let n = 300;
+    let scale = max_abs(&h);
+    assert!(scale > 0.0);
+    for i in 0..n {
+        for j in 0..i {
+            assert!(
+                (h[i * n + j] - h[j * n + i]).abs() <= 1e-12 * scale,
+                "({i},{j})"
+            );
+        }
+    }
+}
+
+/// hessian_stats is the average of mean|H_ii| and mean|H_ij| over the first `samples` rows,
+/// checked against `hessian` row by row (same arithmetic: 1e-14 relative).
+#[test]
+fn hessian_stats_average_the_first_samples() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let net = Mlp::init(
+        &[5, 8, 4, 2],
+        Activation::Sigmoid,
+        1.0,
+        Init::Paper,
+        &mut rng,
+    )
+    .unwrap();
+    let x = Inputs::new(random_inputs(&mut rng, 6, 5), 6, 5).unwrap();
+    let targets: Vec<f32> = (0..12).map(|i| (i % 3) as f32 / 2.0).collect();
+    let stats = hessian_stats(&net, &x, &targets, 4).unwrap();
+    let (mut d, mut a) = (0.0, 0.0);
+    for s in 0..4 {
+        let h = hessian(&net, x.row(s), &targets[2 * s..2 * s + 2], &Mse).unwrap();
+        d += (0..8).map(|i| h[i * 8 + i].abs()).sum::<f64>() / 8.0 / 4.0;
+        a += h.iter().map(|v| v.abs()).sum::<f64>() / 64.0 / 4.0;
+    }
+    assert_eq!(stats.samples, 4);
+    assert!((stats.diag - d).abs() < 1e-14 * d, "{} vs {d}", stats.diag);
+    assert!((stats.all - a).abs() < 1e-14 * a, "{} vs {a}", stats.all);
+    assert!(
+        stats.all < stats.diag,
+        "off-diagonal entries are smaller here"
+    );
+    // The loss matters: cross-entropy gives other numbers.
+    let ce = hessian_stats_with_loss(&net, &x, &targets, 4, &CrossEntropy).unwrap();
+    assert!((ce.diag - stats.diag).abs() > 1e-6);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Derivative decay D.
+
+/// D (f32 GEMM path) against the mean of |central differences| of the f64 loss. The f32 path
+/// rounds y_1 and every product to ~6e-8 relative (the f32 exp to 3e-7), and the loss
+/// gradient 2(ŷ − t)/n amplifies the rounding of ŷ when ŷ ≈ t; the largest error observed
+/// over these cases is 3.5e-6 (4.9e-6 in the chunk test), so 5e-5 relative keeps a 10×
+/// margin while a missing φ' factor changes D by O(1) (0.82 instead of 0.13).
+#[test]
+fn derivative_decay_matches_finite_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    for act in Activation::ALL {
+        for sizes in SHAPES {
+            let net = Mlp::init(sizes, act, 1.2, Init::Paper, &mut rng).unwrap();
+            let n = 7;
+            let x = Inputs::new(random_inputs(&mut rng, n, sizes[0]), n, sizes[0]).unwrap();
+            let n_out = *sizes.last().unwrap();
+            let targets: Vec<f32> = (0..n * n_out).map(|_| rng.random::<f32>()).collect();
+            for loss in [&Mse as &dyn Loss, &CrossEntropy] {
+                let d = derivative_decay(&net, &x, &targets, loss).unwrap();
+                let per = mean_abs_gradient(&net, &x, &targets, loss).unwrap();
+                let mut reference = 0.0;
+                for s in 0..n {
+                    let t: Vec<f64> = targets[s * n_out..(s + 1) * n_out]
+                        .iter()
+                        .map(|&v| v as f64)
+                        .collect();
+                    let fd = fd_gradient(&net, &y1_of(&net, x.row(s)), &t, loss, 1e-6);
+                    let m = fd.iter().map(|v| v.abs()).sum::<f64>() / fd.len() as f64;
+                    assert!(
+                        (per[s] - m).abs() <= 5e-5 * m + 1e-9,
+                        "{act} {sizes:?} sample {s}: {} vs {m}",
+                        per[s]
+                    );
+                    reference += m / n as f64;
+                }
+                assert!(
+                    (d - reference).abs() <= 5e-5 * reference,
+                    "{act} {sizes:?}: {d} vs {reference}"
+                );
+            }
+        }
+    }
+}
+
+/// More rows than one chunk: D over 2·CHUNK_ROWS + 5 samples equals the mean of the f64
+/// per-sample gradients (same 5e-5 budget as above), so no row is lost or counted twice at
+/// chunk boundaries.
+#[test]
+fn derivative_decay_spans_chunks() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let net = Mlp::init(
+        &[3, 5, 4, 2],
+        Activation::Softplus,
+        1.0,
+        Init::Paper,
+        &mut rng,
+    )
+    .unwrap();
+    let n = 2 * CHUNK_ROWS + 5;
+    let x = Inputs::new(random_inputs(&mut rng, n, 3), n, 3).unwrap();
+    // Distinct targets per sample so a shifted row would be noticed.
+    let targets: Vec<f32> = (0..n * 2).map(|i| (i % 17) as f32 / 4.0).collect();
+    let per = mean_abs_gradient(&net, &x, &targets, &Mse).unwrap();
+    assert_eq!(per.len(), n);
+    let mut reference = 0.0;
+    for s in 0..n {
+        let g = gradient(&net, x.row(s), &targets[2 * s..2 * s + 2], &Mse).unwrap();
+        let m = g.iter().map(|v| v.abs()).sum::<f64>() / 5.0;
+        assert!((per[s] - m).abs() <= 5e-5 * m + 1e-9, "sample {s}");
+        reference += m;
+    }
+    reference /= n as f64;
+    let d = derivative_decay(&net, &x, &targets, &Mse).unwrap();
+    assert!((d - reference).abs() <= 5e-5 * reference);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weight norms and Var Δ.
+
+#[test]
+fn weight_norms_by_hand() {
+    // W_1 = [[1, −2, 3], [−4, 5, −6]]: row sums of |W| are 6 and 15 → 15.
+    // W_2 = [[0.5, −1.5]]: 2. Product 30.
+    let l1 = Dense::new(vec![1.0, -2.0, 3.0, -4.0, 5.0, -6.0], vec![0.0; 2], 2, 3).unwrap();
+    let l2 = Dense::new(vec![0.5, -1.5], vec![7.0], 1, 2).unwrap();
+    let net = Mlp::new(vec![l1, l2], Activation::Relu, 1.0).unwrap();
+    let w = weight_norms(&net);
+    assert_eq!(w.per_layer, vec![15.0, 2.0]);
+    assert_eq!(w.product, 30.0);
+}
+
+/// var_delta against exact enumeration. Net 3→6→4→2 with p = 0.3 at hidden layer 1
+/// (2⁶ patterns). The sample variance s² of R draws has standard error
+/// sqrt((μ₄ − σ⁴)/R) (to O(1/R²)); μ₄ is enumerated here too. The mean over outputs has
+/// standard error at most the mean of those, and the test allows 4 of them (a 6·10⁻⁵ false
+/// alarm rate for a fixed seed that either passes or fails deterministically).
+#[test]
+fn var_delta_matches_exact_enumeration() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let net = Mlp::init(
+        &[3, 6, 4, 2],
+        Activation::Sigmoid,
+        1.0,
+        Init::Paper,
+        &mut rng,
+    )
+    .unwrap();
+    let x = vec![0.3f32, -0.7, 0.9];
+    let p = 0.3;
+    let reps = 20_000;
+    let fv = FailureVector::single(4, 1, p).unwrap();
+    let exact =
+        ftnn_model::exact_delta(&net, &fv, &Inputs::new(x.clone(), 1, 3).unwrap(), 20).unwrap();
+    let exact_var: Vec<f64> = exact.std.iter().map(|s| s * s).collect();
+    // Enumerate μ₂ and μ₄ per output.
+    let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let clean = net.forward_f64(&x64, None);
+    let (mut mean, mut patterns) = (vec![0.0; 2], Vec::new());
+    for s in 0u32..64 {
+        let crashed: Vec<bool> = (0..6).map(|i| s >> i & 1 == 1).collect();
+        let k = crashed.iter().filter(|&&c| c).count() as i32;
+        let w = p.powi(k) * (1.0 - p).powi(6 - k);
+        let masks = vec![vec![false; 3], crashed, vec![false; 4], vec![false; 2]];
+        let y = net.forward_f64(&x64, Some(&masks));
+        let delta: Vec<f64> = (0..2).map(|o| y[o] - clean[o]).collect();
+        for o in 0..2 {
+            mean[o] += w * delta[o];
+        }
+        patterns.push((w, delta));
+    }
+    let (mut mu2, mut mu4) = (vec![0.0; 2], vec![0.0; 2]);
+    for (w, delta) in &patterns {
+        for o in 0..2 {
+            let c = delta[o] - mean[o];
+            mu2[o] += w * c * c;
+            mu4[o] += w * c.powi(4);
+        }
+    }
+    for o in 0..2 {
+        assert!((mu2[o] - exact_var[o]).abs() < 1e-12 * (1.0 + exact_var[o]));
+    }
+    let se: f64 = (0..2)
+        .map(|o| ((mu4[o] - mu2[o] * mu2[o]) / reps as f64).sqrt())
+        .sum::<f64>()
+        / 2.0;
+    let expected = exact_var.iter().sum::<f64>() / 2.0;
+    let got = var_delta(&net, &x, p, 1, reps, 123).unwrap();
+    assert!(
+        (got - expected).abs() < 4.0 * se,
+        "{got} vs {expected} (se {se})"
+    );
+    assert!(
+        se < 0.05 * expected,
+        "the check must be sharper than the value"
+    );
+    // Deterministic given the seed; zero without crashes.
+    assert_eq!(got, var_delta(&net, &x, p, 1, reps, 123).unwrap());
+    assert_eq!(var_delta(&net, &x, 0.0, 1, 100, 0).unwrap(), 0.0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad inputs.
+
+#[test]
+fn bad_inputs_are_errors() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let net = Mlp::init(&[3, 4, 2], Activation::Tanh, 1.0, Init::Paper, &mut rng).unwrap();
+    let x = Inputs::new(vec![0.1; 6], 2, 3).unwrap();
+    let t = vec![0.0f32; 4];
+
+    // Wrong widths.
+    assert!(matches!(
+        hessian(&net, &[0.1; 4], &t[..2], &Mse),
+        Err(DecayError::Shape { .. })
+    ));
+    assert!(matches!(
+        hessian(&net, &[0.1; 3], &t[..3], &Mse),
+        Err(DecayError::Shape { .. })
+    ));
+    assert!(matches!(
+        gradient(&net, &[0.1; 2], &t[..2], &Mse),
+        Err(DecayError::Shape { .. })
+    ));
+    assert!(matches!(
+        derivative_decay(&net, &x, &t[..3], &Mse),
+        Err(DecayError::Shape { .. })
+    ));
+    let wide = Inputs::new(vec![0.1; 8], 2, 4).unwrap();
+    assert!(matches!(
+        derivative_decay(&net, &wide, &t, &Mse),
+        Err(DecayError::Model(ModelError::Shape { .. }))
+    ));
+    assert!(matches!(
+        hessian_stats(&net, &wide, &t, 1),
+        Err(DecayError::Model(ModelError::Shape { .. }))
+    ));
+    assert!(matches!(
+        var_delta(&net, &[0.1; 2], 0.01, 1, 100, 0),
+        Err(DecayError::Shape { .. })
+    ));
+
+    // NaN.
+    assert!(matches!(
+        hessian(&net, &[0.1, f32::NAN, 0.0], &t[..2], &Mse),
+        Err(DecayError::NonFinite { index: 1, .. })
+    ));
+    assert!(matches!(
+        gradient(&net, &[0.1; 3], &[f32::INFINITY, 0.0], &Mse),
+        Err(DecayError::NonFinite { index: 0, .. })
+    ));
+    assert!(matches!(
+        derivative_decay(&net, &x, &[0.0, 0.0, f32::NAN, 0.0], &Mse),
+        Err(DecayError::NonFinite { index: 2, .. })
+    ));
+    assert!(matches!(
+        var_delta(&net, &[f32::NAN; 3], 0.01, 1, 100, 0),
+        Err(DecayError::NonFinite { .. })
+    ));
+    assert!(matches!(
+        var_delta(&net, &[0.1; 3], f64::NAN, 1, 100, 0),
+        Err(DecayError::Model(ModelError::InvalidProbability { .. }))
+    ));
+
+    // Counts.
+    assert!(matches!(
+        hessian_stats(&net, &x, &t, 0),
+        Err(DecayError::Count {
+            what: "samples",
+            ..
+        })
+    ));
+    assert!(matches!(
+        hessian_stats(&net, &x, &t, 3),
+        Err(DecayError::Count {
+            what: "samples",
+            ..
+        })
+    ));
+    assert!(matches!(
+        var_delta(&net, &[0.1; 3], 0.01, 1, 1, 0),
+        Err(DecayError::Count {
+            what: "repetitions",
+            ..
+        })
+    ));
+    assert!(matches!(
+        var_delta(&net, &[0.1; 3], 0.01, 3, 100, 0),
+        Err(DecayError::Count { what: "layer", .. })
+    ));
+
+    // No hidden layer.
+    let flat = Mlp::init(&[3, 2], Activation::Relu, 1.0, Init::Paper, &mut rng).unwrap();
+    assert!(matches!(
+        hessian(&flat, &[0.1; 3], &t[..2], &Mse),
+        Err(DecayError::NoHiddenLayer { .. })
+    ));
+    assert!(matches!(
+        derivative_decay(&flat, &x, &t, &Mse),
+        Err(DecayError::NoHiddenLayer { .. })
+    ));
+    assert!(matches!(
+        hessian_stats(&flat, &x, &t, 1),
+        Err(DecayError::NoHiddenLayer { .. })
+    ));
+
+    // Overflow inside the network is an error, not a NaN metric.
+    let big = Dense::new(vec![3e38; 3], vec![0.0], 1, 3).unwrap();
+    let out = Dense::new(vec![1.0], vec![0.0], 1, 1).unwrap();
+    let huge = Mlp::new(vec![big, out], Activation::Relu, 1.0).unwrap();
+    let ones = Inputs::new(vec![1.0; 3], 1, 3).unwrap();
+    assert!(derivative_decay(&huge, &ones, &[0.0], &Mse).is_err());
+}
