@@ -8,6 +8,8 @@
 //!              [--output RANKING.csv|.json] [--format table|json|csv]
 //! ftnn init --sizes 20,15,14,1 --activation relu --init random --scale 3 --mean 0.1 \
 //!           --seed 0 --output net.safetensors
+//! ftnn train --data mnist --hidden 100,50 --epochs 10 --p-train 0,0.02,0,0 \
+//!            --reg vardelta=3.25@0.05 --output mnist.safetensors
 //! ```
 //!
 //! Exit codes: 0 success, 2 invalid usage or input (nothing is written), 1 other failures.
@@ -18,6 +20,7 @@ mod compare;
 mod init;
 mod npy;
 mod report;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -44,6 +47,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Write a new network with seeded random weights in the ftnn model format.
     Init(init::InitArgs),
+    /// Train a network on MNIST, Fashion-MNIST or Boston with crash-dropout and regularizers.
+    Train(train::TrainArgs),
 }
 
 /// An error together with the exit code it maps to.
@@ -83,11 +88,13 @@ impl From<ftnn_model::ModelError> for CliError {
 }
 
 fn main() -> ExitCode {
+    ftnn_model::runtime::configure_candle_threads();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Init(args) => init::run(args),
+        Command::Train(args) => train::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -21,6 +21,7 @@ pub mod inputs;
 pub mod io;
 pub mod mlp;
 pub mod montecarlo;
+pub mod runtime;
 
 pub use activation::Activation;
 pub use error::{ModelError, Result};
