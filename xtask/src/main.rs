@@ -1,12 +1,12 @@
 //! `cargo xtask` — project automation for ftnn.
 //!
 //! ```text
-//! cargo xtask list                                   the registered experiments
-//! cargo xtask run ID [--profile P] [--force]         one experiment
-//! cargo xtask reproduce-all [--profile P] [--only ID,…] [--force] [--report PATH]
-//! cargo xtask figures [--results DIR] [--figures DIR]   redraw figures from stored results
-//! cargo xtask report [--results DIR] [--figures DIR] [--output PATH]
-//! cargo xtask data verify | import-vgg16 PATH        data checks
+//! cargo xtask list                                 the registered experiments
+//! cargo xtask run ID [--profile P] [--force | --shard i/k]      one experiment
+//! cargo xtask reproduce-all [--profile P] [--only ID,…] [--force | --shard i/k] [--report PATH]
+//! cargo xtask figures [--profile P] [--results DIR] [--figures DIR]   redraw from stored results
+//! cargo xtask report [--profile P] [--results DIR] [--figures DIR] [--output PATH]
+//! cargo xtask data verify | import-vgg16 PATH      data checks
 //! ```
 //!
 //! Results go to `results/<id>/` (atomic writes), figures to `figures/<id>/` (SVG + PNG) and
@@ -15,11 +15,19 @@
 //! override). An experiment whose results exist for the same profile and parameters is
 //! skipped unless `--force`; an interrupted one resumes from its stored steps. Exit code 2 for
 //! bad usage or input, 1 for failures.
+//!
+//! `--shard i/k` computes only the jobs `i`, `i + k`, … of each sweep (the experiments'
+//! `Context::jobs`); an experiment whose other jobs are missing stops there without results
+//! (exit code 0), and a sharded `reproduce-all` writes no report. After copying every shard's `results/<id>/steps/` together, `figures` and
+//! `report` with `--profile P` assemble the results of profile P from the stored jobs,
+//! computing nothing, for every experiment whose P results are missing or stale (without
+//! `--profile`: quick, and results of another profile are kept).
 
 mod data;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use ftnn_experiments::runner::{abbreviate, merge_experiment, ResultsFile, Shard};
 use ftnn_experiments::{
     draw_figures, registry, report, run_experiment, Experiment, Paths, Profile, RunStatus,
 };
@@ -64,10 +72,14 @@ enum Command {
     /// Redraw every experiment's figures from its stored results (no recomputation).
     Figures {
         #[command(flatten)]
+        merge: MergeOpts,
+        #[command(flatten)]
         dirs: Dirs,
     },
     /// Write REPORT.md: the paper's numbers beside ours, verdicts, figures.
     Report {
+        #[command(flatten)]
+        merge: MergeOpts,
         #[command(flatten)]
         dirs: Dirs,
         /// Output file (default: REPORT.md beside the results directory).
@@ -87,8 +99,20 @@ struct RunOpts {
     /// Recompute even when results for this profile and these parameters exist.
     #[arg(long)]
     force: bool,
+    /// Compute only the jobs i, i+k, i+2k, … of each sweep (0-based i < k); merge the shards'
+    /// results/<id>/steps/ afterwards with `cargo xtask report --profile P`.
+    #[arg(long, conflicts_with = "force", value_parser = |s: &str| s.parse::<Shard>())]
+    shard: Option<Shard>,
     #[command(flatten)]
     dirs: Dirs,
+}
+
+#[derive(clap::Args, Debug)]
+struct MergeOpts {
+    /// Assemble results of this profile from stored steps (the merged steps/ of sharded runs)
+    /// where they are missing or stale [default: quick, keeping results of other profiles].
+    #[arg(long, value_parser = |s: &str| s.parse::<Profile>())]
+    profile: Option<Profile>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -130,6 +154,7 @@ fn workspace_root() -> PathBuf {
 }
 
 fn main() -> ExitCode {
+    ftnn_model::runtime::configure_candle_threads();
     let cli = Cli::parse();
     let root = workspace_root();
     let result = match cli.command {
@@ -137,11 +162,23 @@ fn main() -> ExitCode {
             list();
             Ok(())
         }
-        Command::Figures { dirs } => figures(&dirs.paths(&root)),
-        Command::Report { dirs, output } => {
+        Command::Figures { merge, dirs } => {
+            let paths = dirs.paths(&root);
+            let merged = merge_stored(&paths, merge.profile);
+            let drawn = figures(&paths);
+            merged.and(drawn)
+        }
+        Command::Report {
+            merge,
+            dirs,
+            output,
+        } => {
             let paths = dirs.paths(&root);
             let out = output.unwrap_or_else(|| default_report(&paths));
-            write_report(&paths, &out)
+            // The report covers what is stored even when a merge fails.
+            let merged = merge_stored(&paths, merge.profile);
+            let written = write_report(&paths, &out);
+            merged.and(written)
         }
         Command::Run { id, opts } => match ftnn_experiments::find(&id) {
             Some(e) => run_many(&[e], &opts, &root),
@@ -167,8 +204,12 @@ fn main() -> ExitCode {
                 .filter(|e| only.is_empty() || only.iter().any(|id| id == e.id()))
                 .collect();
             let paths = opts.dirs.paths(&root);
-            // The report covers every experiment with stored results, even after a failure.
+            // The report covers every experiment with stored results, even after a failure;
+            // a shard leaves it to the merge.
             let ran = run_many(&chosen, &opts, &root);
+            if opts.shard.is_some() {
+                return exit_code(ran);
+            }
             let out = report.unwrap_or_else(|| default_report(&paths));
             let written = write_report(&paths, &out);
             ran.and(written)
@@ -181,6 +222,11 @@ fn main() -> ExitCode {
             }
         },
     };
+    exit_code(result)
+}
+
+/// 0, or 1 after printing the error.
+fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -225,6 +271,84 @@ fn figures(paths: &Paths) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Assembles, from stored steps alone, the results of `profile` (default quick) of every
+/// experiment whose results for it are missing or stale and whose steps for it are stored —
+/// the merge of sharded runs. Without an explicit profile, results of another profile are
+/// kept. Fails, after trying every experiment, when one cannot be assembled.
+fn merge_stored(paths: &Paths, profile: Option<Profile>) -> anyhow::Result<()> {
+    let p = profile.unwrap_or_default();
+    let multi = MultiProgress::new();
+    let mut failed = Vec::new();
+    for e in registry() {
+        if profile.is_none() {
+            let stored = ResultsFile::load(&paths.results_file(e.id()));
+            if stored.is_some_and(|r| r.profile != p) {
+                continue;
+            }
+        }
+        match merge_experiment(e.as_ref(), p, paths, &multi) {
+            Ok(None) => {}
+            Ok(Some(RunStatus::Ran {
+                conclusion,
+                figures,
+                ..
+            })) => say(
+                &multi,
+                format!(
+                    "[{}] assembled {p} results from stored steps, {} figure(s) in {}\n  \
+                     {conclusion}",
+                    e.id(),
+                    figures.len(),
+                    paths.figures_dir(e.id()).display()
+                ),
+            ),
+            Ok(Some(status)) => say(
+                &multi,
+                format!("[{}] {}", e.id(), summary(&status, p, paths, e.id())),
+            ),
+            Err(err) => {
+                say(
+                    &multi,
+                    format!("[{}] cannot assemble {p} results: {err:#}", e.id()),
+                );
+                failed.push(e.id());
+            }
+        }
+    }
+    if !failed.is_empty() {
+        bail!("{} could not be assembled", failed.join(", "));
+    }
+    Ok(())
+}
+
+/// What a run or a merge did, for the line after `[id] `.
+fn summary(status: &RunStatus, profile: Profile, paths: &Paths, id: &str) -> String {
+    match status {
+        RunStatus::UpToDate => {
+            format!("up to date for profile {profile} (use --force to recompute)")
+        }
+        RunStatus::Ran {
+            seconds,
+            conclusion,
+            figures,
+        } => format!(
+            "done in {seconds:.1} s, {} figure(s) in {}\n  {conclusion}",
+            figures.len(),
+            paths.figures_dir(id).display()
+        ),
+        RunStatus::Partial {
+            computed,
+            total,
+            missing,
+        } => format!(
+            "computed {computed} job(s), {} of {total} stored; missing {}; merge with \
+             `cargo xtask report --profile {profile}` once all shards ran",
+            total - missing.len(),
+            abbreviate(missing, 4)
+        ),
+    }
+}
+
 /// Writes the report (redrawing figures from stored results) and says where.
 fn write_report(paths: &Paths, out: &Path) -> anyhow::Result<()> {
     report::write_report(&paths.results, &paths.figures, out)?;
@@ -247,29 +371,26 @@ fn run_many(exps: &[Box<dyn Experiment>], opts: &RunOpts, root: &Path) -> anyhow
     let mut failed = Vec::new();
     for e in exps {
         overall.set_message(format!("{} ({})", e.id(), opts.profile));
-        match run_experiment(e.as_ref(), opts.profile, &paths, opts.force, &multi) {
-            Ok(RunStatus::UpToDate) => {
+        let status = run_experiment(
+            e.as_ref(),
+            opts.profile,
+            &paths,
+            opts.force,
+            opts.shard,
+            &multi,
+        );
+        match status {
+            Ok(status) => {
+                let shard = opts
+                    .shard
+                    .map(|s| format!("shard {s}: "))
+                    .unwrap_or_default();
                 say(
                     &multi,
                     format!(
-                        "[{}] up to date for profile {} (use --force to recompute)",
+                        "[{}] {shard}{}",
                         e.id(),
-                        opts.profile
-                    ),
-                );
-            }
-            Ok(RunStatus::Ran {
-                seconds,
-                conclusion,
-                figures,
-            }) => {
-                say(
-                    &multi,
-                    format!(
-                        "[{}] done in {seconds:.1} s, {} figure(s) in {}\n  {conclusion}",
-                        e.id(),
-                        figures.len(),
-                        paths.figures_dir(e.id()).display()
+                        summary(&status, opts.profile, &paths, e.id())
                     ),
                 );
             }

@@ -1,8 +1,9 @@
 //! The runner skips up-to-date results, resumes interrupted runs from their stored steps, and
-//! recomputes on --force or when the parameters change.
+//! recomputes on --force or when the parameters change; sweeps resume job by job, run in
+//! shards, and merge from the shards' stored jobs.
 
 use ftnn_experiments::plot::{self, BarOrder};
-use ftnn_experiments::runner::ResultsFile;
+use ftnn_experiments::runner::{merge_experiment, ResultsFile, Shard, ShardIncomplete};
 use ftnn_experiments::{
     run_experiment, Context, Experiment, Outcome, PaperRow, Paths, Profile, ReportSection,
     RunStatus, Verdict,
@@ -98,13 +99,13 @@ fn skip_resume_force() {
     };
     let paths = Paths::new(dir.path().join("results"), dir.path().join("figures"));
     // Interrupted after two steps: nothing final is written.
-    assert!(run_experiment(&exp, Profile::Smoke, &paths, false, &multi).is_err());
+    assert!(run_experiment(&exp, Profile::Smoke, &paths, false, None, &multi).is_err());
     assert_eq!(exp.computed.load(Ordering::SeqCst), 2);
     assert!(!paths.results_file("counting").exists());
     assert!(!paths.figures_dir("counting").exists());
     // Resumed: only the third step is computed.
     *exp.fail_at.lock().unwrap() = None;
-    let status = run_experiment(&exp, Profile::Smoke, &paths, false, &multi).unwrap();
+    let status = run_experiment(&exp, Profile::Smoke, &paths, false, None, &multi).unwrap();
     assert!(matches!(status, RunStatus::Ran { ref conclusion, .. } if conclusion == "total 30"));
     let RunStatus::Ran { figures, .. } = &status else {
         unreachable!()
@@ -122,15 +123,15 @@ fn skip_resume_force() {
     assert_eq!(stored["profile"], "smoke");
     // Up to date: nothing runs, but missing figures are redrawn from the stored results.
     std::fs::remove_dir_all(paths.figures_dir("counting")).unwrap();
-    let status = run_experiment(&exp, Profile::Smoke, &paths, false, &multi).unwrap();
+    let status = run_experiment(&exp, Profile::Smoke, &paths, false, None, &multi).unwrap();
     assert_eq!(status, RunStatus::UpToDate);
     assert_eq!(exp.computed.load(Ordering::SeqCst), 3);
     assert!(paths.figures_dir("counting").join("steps.png").exists());
     // Another profile has other parameters: it runs.
-    run_experiment(&exp, Profile::Quick, &paths, false, &multi).unwrap();
+    run_experiment(&exp, Profile::Quick, &paths, false, None, &multi).unwrap();
     assert_eq!(exp.computed.load(Ordering::SeqCst), 6);
     // --force recomputes every step.
-    run_experiment(&exp, Profile::Quick, &paths, true, &multi).unwrap();
+    run_experiment(&exp, Profile::Quick, &paths, true, None, &multi).unwrap();
     assert_eq!(exp.computed.load(Ordering::SeqCst), 9);
     // No temporary files are left anywhere.
     let mut stack = vec![dir.path().to_path_buf()];
@@ -153,7 +154,7 @@ fn ntk_smoke_shows_the_scaling_contrast() {
     let multi = MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
     let exp = ftnn_experiments::find("ntk").unwrap();
     let paths = Paths::new(dir.path().join("results"), dir.path().join("figures"));
-    run_experiment(exp.as_ref(), Profile::Smoke, &paths, false, &multi).unwrap();
+    run_experiment(exp.as_ref(), Profile::Smoke, &paths, false, None, &multi).unwrap();
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(paths.results_file("ntk")).unwrap()).unwrap();
     let slope = |i: usize| v["results"]["fits"][i]["fit"]["slope"].as_f64().unwrap();
@@ -182,7 +183,7 @@ fn report_from_stored_results() {
         size: 7,
     };
     let paths = Paths::new(dir.path().join("results"), dir.path().join("figures"));
-    run_experiment(&exp, Profile::Smoke, &paths, false, &multi).unwrap();
+    run_experiment(&exp, Profile::Smoke, &paths, false, None, &multi).unwrap();
     assert_eq!(exp.computed.load(Ordering::SeqCst), 3);
     std::fs::remove_dir_all(&paths.figures).unwrap();
     let ntk = ftnn_experiments::find("ntk").unwrap();
@@ -238,4 +239,341 @@ fn ntk_figures_and_report_from_committed_results() {
         "{:?}",
         section.verdict
     );
+}
+
+/// A sweep of five jobs after one plain step; counts what it computes, and fails at job
+/// `fail_at` while it is set.
+struct Sweep {
+    setups: AtomicUsize,
+    jobs: Mutex<Vec<usize>>,
+    fail_at: Mutex<Option<usize>>,
+}
+
+impl Sweep {
+    fn new() -> Self {
+        Self {
+            setups: AtomicUsize::new(0),
+            jobs: Mutex::new(Vec::new()),
+            fail_at: Mutex::new(None),
+        }
+    }
+    /// The jobs computed so far, sorted, and forgets them.
+    fn take_jobs(&self) -> Vec<usize> {
+        let mut v = std::mem::take(&mut *self.jobs.lock().unwrap());
+        v.sort_unstable();
+        v
+    }
+}
+
+impl Experiment for Sweep {
+    fn id(&self) -> &'static str {
+        "sweep"
+    }
+    fn title(&self) -> &'static str {
+        "test sweep"
+    }
+    fn origin(&self) -> &'static str {
+        "none"
+    }
+    fn params(&self, profile: Profile) -> serde_json::Value {
+        serde_json::json!({ "widths": [1, 10, 100, 1000, 10000], "profile": profile })
+    }
+    fn run(&self, ctx: &Context) -> anyhow::Result<Outcome> {
+        let widths: Vec<u64> =
+            serde_json::from_value(ctx.params::<serde_json::Value>()?["widths"].clone())?;
+        let offset: u64 = ctx.step("setup", || {
+            self.setups.fetch_add(1, Ordering::SeqCst);
+            Ok(7)
+        })?;
+        let keys: Vec<String> = widths.iter().map(|n| format!("width-{n}")).collect();
+        let values: Vec<u64> = ctx.jobs("widths", &keys, |i, key| {
+            assert_eq!(key, keys[i]);
+            if *self.fail_at.lock().unwrap() == Some(i) {
+                anyhow::bail!("interrupted at job {i}");
+            }
+            self.jobs.lock().unwrap().push(i);
+            Ok(widths[i] * 3 + offset)
+        })?;
+        let total: u64 = values.iter().sum();
+        Ok(Outcome {
+            results: serde_json::json!({ "values": values, "total": total }),
+            conclusion: format!("total {total}"),
+            tables: vec![],
+        })
+    }
+    fn figures(&self, _stored: &ResultsFile, _dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        Ok(Vec::new())
+    }
+    fn report(&self, _stored: &ResultsFile) -> ReportSection {
+        ReportSection {
+            rows: Vec::new(),
+            verdict: Verdict::Reproduced,
+            notes: String::new(),
+        }
+    }
+}
+
+fn hidden() -> MultiProgress {
+    MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden())
+}
+
+fn shard(s: &str) -> Option<Shard> {
+    Some(s.parse().unwrap())
+}
+
+/// `results.json` without the fields that depend on when and how fast it ran.
+fn stored_results(paths: &Paths) -> serde_json::Value {
+    let text = std::fs::read_to_string(paths.results_file("sweep")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let o = v.as_object_mut().unwrap();
+    o.remove("seconds");
+    o.remove("finished");
+    v
+}
+
+/// Copies the tree `from` into `to` (what `cp -r` of a shard's `steps/` does).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// Shards 0/2 and 1/2 on two machines each compute their own jobs and stop without results;
+/// merging their copied steps computes nothing and writes the results of an unsharded run.
+#[test]
+fn shards_compute_their_jobs_and_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let multi = hidden();
+    let at = |name: &str| Paths::new(dir.path().join(name), dir.path().join(name).join("fig"));
+    let exp = Sweep::new();
+
+    let whole = at("whole");
+    let status = run_experiment(&exp, Profile::Smoke, &whole, false, None, &multi).unwrap();
+    assert!(matches!(status, RunStatus::Ran { .. }), "{status:?}");
+    assert_eq!(exp.take_jobs(), vec![0, 1, 2, 3, 4]);
+
+    let (s0, s1) = (at("shard0"), at("shard1"));
+    let status = run_experiment(&exp, Profile::Smoke, &s0, false, shard("0/2"), &multi).unwrap();
+    assert_eq!(
+        status,
+        RunStatus::Partial {
+            computed: 3,
+            total: 5,
+            missing: vec!["widths/width-10".into(), "widths/width-1000".into()],
+        }
+    );
+    assert_eq!(exp.take_jobs(), vec![0, 2, 4]);
+    assert!(!s0.results_file("sweep").exists());
+    // Run again, the shard finds its jobs stored.
+    let status = run_experiment(&exp, Profile::Smoke, &s0, false, shard("0/2"), &multi).unwrap();
+    assert!(
+        matches!(
+            status,
+            RunStatus::Partial {
+                computed: 0,
+                total: 5,
+                ..
+            }
+        ),
+        "{status:?}"
+    );
+    assert_eq!(exp.take_jobs(), Vec::<usize>::new());
+    let status = run_experiment(&exp, Profile::Smoke, &s1, false, shard("1/2"), &multi).unwrap();
+    assert!(
+        matches!(
+            status,
+            RunStatus::Partial {
+                computed: 2,
+                total: 5,
+                ..
+            }
+        ),
+        "{status:?}"
+    );
+    assert_eq!(exp.take_jobs(), vec![1, 3]);
+    assert!(!s1.results_file("sweep").exists());
+    // Every shard ran the plain step.
+    assert_eq!(exp.setups.load(Ordering::SeqCst), 3);
+
+    // Merging only shard 0's steps computes nothing and names the missing jobs and the shard.
+    let merged = at("merged");
+    assert_eq!(
+        merge_experiment(&exp, Profile::Smoke, &merged, &multi).unwrap(),
+        None
+    );
+    copy_tree(
+        &s0.results.join("sweep/steps"),
+        &merged.results.join("sweep/steps"),
+    );
+    let err = merge_experiment(&exp, Profile::Smoke, &merged, &multi).unwrap_err();
+    let incomplete = err
+        .downcast_ref::<ShardIncomplete>()
+        .expect("a ShardIncomplete");
+    assert_eq!(incomplete.computed, 0);
+    assert_eq!(
+        incomplete.missing,
+        vec![
+            "widths/width-10".to_string(),
+            "widths/width-1000".to_string()
+        ]
+    );
+    assert_eq!(
+        incomplete.commands,
+        vec!["cargo xtask run sweep --profile smoke --shard 1/2".to_string()]
+    );
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("3 of 5 jobs stored, 2 missing: widths/width-10, widths/width-1000"),
+        "{message}"
+    );
+    assert!(!merged.results_file("sweep").exists());
+    assert_eq!(exp.take_jobs(), Vec::<usize>::new());
+
+    // With shard 1's steps too, the merge writes the results of the unsharded run.
+    copy_tree(
+        &s1.results.join("sweep/steps"),
+        &merged.results.join("sweep/steps"),
+    );
+    let status = merge_experiment(&exp, Profile::Smoke, &merged, &multi).unwrap();
+    let Some(RunStatus::Ran { conclusion, .. }) = status else {
+        panic!("expected a merge, got {status:?}")
+    };
+    assert_eq!(conclusion, "total 33368");
+    assert_eq!(exp.take_jobs(), Vec::<usize>::new());
+    assert_eq!(exp.setups.load(Ordering::SeqCst), 3);
+    assert_eq!(stored_results(&merged), stored_results(&whole));
+    // Nothing left to merge; runs are up to date, sharded or not.
+    assert_eq!(
+        merge_experiment(&exp, Profile::Smoke, &merged, &multi).unwrap(),
+        None
+    );
+    for s in [None, shard("1/2")] {
+        let status = run_experiment(&exp, Profile::Smoke, &merged, false, s, &multi).unwrap();
+        assert_eq!(status, RunStatus::UpToDate);
+    }
+    // Another profile has no stored steps: nothing to merge.
+    assert_eq!(
+        merge_experiment(&exp, Profile::Quick, &merged, &multi).unwrap(),
+        None
+    );
+}
+
+/// On a shared file system the last shard finds every job stored and writes the results.
+#[test]
+fn last_shard_on_a_shared_file_system_writes_the_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let multi = hidden();
+    let paths = Paths::new(dir.path().join("results"), dir.path().join("figures"));
+    let exp = Sweep::new();
+    let status = run_experiment(&exp, Profile::Smoke, &paths, false, shard("1/3"), &multi).unwrap();
+    assert!(
+        matches!(status, RunStatus::Partial { computed: 2, .. }),
+        "{status:?}"
+    );
+    let status = run_experiment(&exp, Profile::Smoke, &paths, false, shard("0/3"), &multi).unwrap();
+    let RunStatus::Partial {
+        computed, missing, ..
+    } = status
+    else {
+        panic!("expected a partial run, got {status:?}")
+    };
+    assert_eq!(
+        (computed, missing),
+        (2, vec!["widths/width-100".to_string()])
+    );
+    let status = run_experiment(&exp, Profile::Smoke, &paths, false, shard("2/3"), &multi).unwrap();
+    assert!(matches!(status, RunStatus::Ran { .. }), "{status:?}");
+    assert_eq!(exp.take_jobs(), vec![0, 1, 2, 3, 4]);
+    assert!(paths.results_file("sweep").exists());
+    // --force would discard the other shards' jobs.
+    let err = run_experiment(&exp, Profile::Smoke, &paths, true, shard("0/3"), &multi).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("--force cannot be combined with --shard"),
+        "{err:#}"
+    );
+}
+
+/// An interrupted sweep resumes job by job, sharded or not.
+#[test]
+fn interrupted_sweep_recomputes_only_missing_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let multi = hidden();
+    let paths = Paths::new(dir.path().join("results"), dir.path().join("figures"));
+    let exp = Sweep::new();
+    *exp.fail_at.lock().unwrap() = Some(2);
+    let err = run_experiment(&exp, Profile::Smoke, &paths, false, None, &multi).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("interrupted at job 2"),
+        "{err:#}"
+    );
+    assert!(err.downcast_ref::<ShardIncomplete>().is_none());
+    assert_eq!(exp.take_jobs(), vec![0, 1]);
+    assert!(!paths.results_file("sweep").exists());
+    *exp.fail_at.lock().unwrap() = None;
+    let status = run_experiment(&exp, Profile::Smoke, &paths, false, None, &multi).unwrap();
+    assert!(matches!(status, RunStatus::Ran { .. }), "{status:?}");
+    assert_eq!(exp.take_jobs(), vec![2, 3, 4]);
+    assert_eq!(exp.setups.load(Ordering::SeqCst), 1);
+
+    // A failing job fails a shard (it is no partial success).
+    let quick = Profile::Quick;
+    *exp.fail_at.lock().unwrap() = Some(2);
+    let err = run_experiment(&exp, quick, &paths, false, shard("0/2"), &multi).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("interrupted at job 2"),
+        "{err:#}"
+    );
+    assert_eq!(exp.take_jobs(), vec![0]);
+    *exp.fail_at.lock().unwrap() = None;
+    let status = run_experiment(&exp, quick, &paths, false, shard("0/2"), &multi).unwrap();
+    assert!(
+        matches!(
+            status,
+            RunStatus::Partial {
+                computed: 2,
+                total: 5,
+                ..
+            }
+        ),
+        "{status:?}"
+    );
+    assert_eq!(exp.take_jobs(), vec![2, 4]);
+    // An unsharded run computes the rest.
+    let status = run_experiment(&exp, quick, &paths, false, None, &multi).unwrap();
+    assert!(matches!(status, RunStatus::Ran { .. }), "{status:?}");
+    assert_eq!(exp.take_jobs(), vec![1, 3]);
+}
+
+#[test]
+fn shard_strings() {
+    for (s, index, count) in [("0/1", 0, 1), ("1/3", 1, 3), ("3/4", 3, 4)] {
+        let shard: Shard = s.parse().unwrap();
+        assert_eq!((shard.index(), shard.count()), (index, count));
+        assert_eq!(shard.to_string(), s);
+    }
+    let shard: Shard = "1/3".parse().unwrap();
+    let held: Vec<usize> = (0..8).filter(|&j| shard.contains(j)).collect();
+    assert_eq!(held, vec![1, 4, 7]);
+    for (s, needle) in [
+        ("2/2", "must be below k"),
+        ("5/2", "must be below k"),
+        ("0/0", "at least 1"),
+        ("a/b", "`a` is not a non-negative integer"),
+        ("1/b", "`b` is not a non-negative integer"),
+        ("-1/2", "`-1` is not a non-negative integer"),
+        ("1", "not of the form i/k"),
+        ("", "not of the form i/k"),
+        ("1/2/3", "`2/3` is not a non-negative integer"),
+    ] {
+        let err = s.parse::<Shard>().unwrap_err();
+        assert!(err.contains(needle), "{s:?}: {err}");
+    }
+    assert!(Shard::new(2, 2).is_err());
 }

@@ -12,7 +12,7 @@ fn run(exp: &dyn Experiment) -> (tempfile::TempDir, Paths, ResultsFile) {
     let dir = tempfile::tempdir().unwrap();
     let multi = MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
     let paths = Paths::new(dir.path().join("results"), dir.path().join("figures"));
-    let status = run_experiment(exp, Profile::Smoke, &paths, false, &multi).unwrap();
+    let status = run_experiment(exp, Profile::Smoke, &paths, false, None, &multi).unwrap();
     let RunStatus::Ran { figures, .. } = status else {
         panic!("expected a run")
     };
