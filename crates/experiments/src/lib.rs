@@ -12,12 +12,20 @@
 //! ([`Experiment::report`], assembled by [`report::write_report`]): the paper's numbers beside
 //! ours and a verdict.
 
+pub mod decay_experiments;
+pub mod decay_sweep;
+pub mod dropout_comparison;
 pub mod error_additivity;
+pub mod error_comparison_boston;
 pub mod error_comparison_random;
+pub mod error_on_training;
+pub mod filter_playground;
 pub mod fit;
+pub mod mnist_training;
 pub mod ntk;
 pub mod plot;
 pub mod profile;
+pub mod regularization;
 pub mod report;
 pub mod riemann;
 pub mod runner;
@@ -26,16 +34,30 @@ pub mod taylor_checks;
 
 pub use profile::Profile;
 pub use report::{write_report, PaperRow, ReportSection, Verdict};
-pub use runner::{draw_figures, run_experiment, Context, Experiment, Outcome, Paths, RunStatus};
+pub use runner::{
+    draw_figures, merge_experiment, run_experiment, Context, Experiment, Outcome, Paths, RunStatus,
+    Shard, ShardIncomplete,
+};
 
 /// Every registered experiment, in the order `reproduce-all` runs them.
 pub fn registry() -> Vec<Box<dyn Experiment>> {
     vec![
         Box::new(error_comparison_random::ErrorComparisonRandom),
+        Box::new(error_comparison_boston::ErrorComparisonBoston),
+        Box::new(error_on_training::ErrorOnTraining),
+        Box::new(filter_playground::FilterPlayground),
         Box::new(error_additivity::ErrorAdditivity),
         Box::new(ntk::Ntk),
         Box::new(taylor_checks::TaylorChecks),
         Box::new(riemann::Riemann),
+        Box::new(dropout_comparison::DropoutComparison),
+        Box::new(regularization::Regularization),
+        Box::new(decay_experiments::DecayExperiment::DerivativeDecay),
+        Box::new(decay_experiments::DecayExperiment::WeightDecay),
+        Box::new(decay_experiments::DecayExperiment::WeightDecayContinuity),
+        Box::new(decay_experiments::DecayExperiment::DecayBoston),
+        Box::new(decay_experiments::DecayExperiment::DecayFashion),
+        Box::new(decay_experiments::DecayExperiment::ContinuityFt),
     ]
 }
 
