@@ -52,7 +52,6 @@
 use crate::error_comparison_boston::BostonData;
 use crate::fit::{fit_loglog, LogLogFit, StoredFit};
 use crate::mnist_training::job_seed;
-use crate::plot::{self, signed, Axes, FitLine, LogLogSeries, Series};
 use crate::report::{PaperRow, ReportSection, Verdict};
 use crate::runner::{Context, Csv, Outcome, ResultsFile};
 use crate::Profile;
@@ -60,6 +59,7 @@ use anyhow::Context as _;
 use ftnn_data::{load_mnist, DataDir, ImageSet, Split};
 use ftnn_decay::{hessian_stats, mean_abs_gradient, var_delta, weight_norms, Mse, HESSIAN_SAMPLES};
 use ftnn_model::{Inputs, Mlp};
+use ftnn_plot::{self as plot, signed, Axes, FitLine, LogLogSeries, Series};
 use ftnn_train::{evaluate, Dataset, LossKind, Metrics, Regularizer, TrainConfig, Trainer};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -16,12 +16,12 @@ use crate::mnist_training::{
     band_series, group_by_value, job_seed, linspace, mean, measure, train_net, CrashEvalParams,
     DataParams, LazyMnist, NetQuantities, Quantity,
 };
-use crate::plot::{self, Axes, BarOrder};
 use crate::report::{PaperRow, ReportSection, Verdict};
 use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
 use crate::Profile;
 use ftnn_bounds::compare::rank_loss;
 use ftnn_model::FailureVector;
+use ftnn_plot::{self as plot, Axes, BarOrder};
 use ftnn_train::TrainConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

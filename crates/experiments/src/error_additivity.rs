@@ -12,11 +12,11 @@
 //! 5·10⁴ repetitions put the mean's noise floor near 6 %, above the effect; quick and paper
 //! profiles use 10⁶.
 
-use crate::plot::{self, Axes, Group};
 use crate::report::{PaperRow, ReportSection, Verdict};
 use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
 use crate::Profile;
 use ftnn_model::{Activation, FailureVector, Init, Inputs, Mlp, MonteCarlo};
+use ftnn_plot::{self as plot, Axes, Group};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};

@@ -32,13 +32,13 @@
 
 use crate::error_comparison_random::{BoundPoints, PartResult, RankingRow};
 use crate::fit::{fit_loglog, StoredFit};
-use crate::plot::{self, Axes, BarOrder, Group, LogLogSeries, Series};
 use crate::report::{PaperRow, ReportSection, Verdict};
 use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
 use crate::Profile;
 use ftnn_bounds::{compare_with_experiment, evaluate, BoundKind, BoundOutput};
 use ftnn_data::{load_boston, DataDir};
 use ftnn_model::{Activation, DeltaStats, FailureVector, Inputs, Mlp, MonteCarlo};
+use ftnn_plot::{self as plot, Axes, BarOrder, Group, Series};
 use ftnn_train::{Dataset, LossKind, TrainConfig, Trainer};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -372,9 +372,9 @@ impl Experiment for ErrorComparisonBoston {
                 .collect()
         };
         let series = vec![
-            LogLogSeries::with_fit("experiment Var Δ", widths.clone(), column(|w| w.var_exp)),
-            LogLogSeries::with_fit("b4 Var Δ", widths.clone(), column(|w| w.var_b4)),
-            LogLogSeries::with_fit("b3 Var Δ", widths, column(|w| w.var_b3)),
+            crate::fit::series_with_fit("experiment Var Δ", widths.clone(), column(|w| w.var_exp)),
+            crate::fit::series_with_fit("b4 Var Δ", widths.clone(), column(|w| w.var_b4)),
+            crate::fit::series_with_fit("b3 Var Δ", widths, column(|w| w.var_b3)),
         ];
         out.push(plot::loglog_fit(
             dir,
@@ -898,12 +898,12 @@ fn report_section(st: &Stored, standardise: bool) -> ReportSection {
         ),
         PaperRow::new(
             "log–log slope of Var Δ against the width n of the crashing layer",
-            crate::plot::signed(PAPER_SLOPE, 2),
+            ftnn_plot::signed(PAPER_SLOPE, 2),
             st.fit.text(),
             if slope_ok {
                 Verdict::Reproduced
             } else {
-                Verdict::Differs(format!("slope {} ± {se:.2}", crate::plot::signed(slope, 2)))
+                Verdict::Differs(format!("slope {} ± {se:.2}", ftnn_plot::signed(slope, 2)))
             },
         ),
     ];

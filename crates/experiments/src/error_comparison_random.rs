@@ -10,12 +10,12 @@
 //! Monte Carlo E Δ and std Δ by Pearson correlation, rank loss and clipped relative error
 //! ([`ftnn_bounds::compare_with_experiment`]); b1 is compared with |E Δ|.
 
-use crate::plot::{self, Axes, BarOrder, Group, Series};
 use crate::report::{PaperRow, ReportSection, Verdict};
 use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
 use crate::Profile;
 use ftnn_bounds::{compare_with_experiment, evaluate, BoundKind, BoundOutput, ComparisonRow};
 use ftnn_model::{Activation, DeltaStats, FailureVector, Init, Inputs, Mlp, MonteCarlo};
+use ftnn_plot::{self as plot, Axes, BarOrder, Group, Series};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};

@@ -28,11 +28,11 @@
 //! that training and each Monte Carlo run are separate resumable steps.
 
 use crate::error_comparison_boston::BostonData;
-use crate::plot::{self, Axes, Series};
 use crate::report::{PaperRow, ReportSection, Verdict};
 use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
 use crate::Profile;
 use ftnn_model::{Activation, Dense, FailureVector, Inputs, Mlp, MonteCarlo};
+use ftnn_plot::{self as plot, Axes, Series};
 use ftnn_train::{Dataset, LossKind, Optimizer, TrainConfig, Trainer};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -23,12 +23,12 @@
 //!   y it is about 0.48 (the noise adds its own roughness), so the notebook's number is the
 //!   clean one. Both are reported, and the same quantity for the fit.
 
-use crate::plot::{self, Axes, Series};
 use crate::report::{PaperRow, ReportSection, Verdict};
 use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
 use crate::Profile;
 use candle_core::{DType, Device, Tensor, Var};
 use ftnn_continuity::{forward_difference, gaussian_kernel, smooth_parts_f64, Smoother};
+use ftnn_plot::{self as plot, Axes, Series};
 use ftnn_train::Optimizer;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -27,22 +27,39 @@ impl StoredFit {
         self.slope_stderr.unwrap_or(f64::NAN)
     }
     /// The fitted line `log y = a log n + c` over `[from, to]`, for a log–log plot.
-    pub fn line(&self, name: &str, from: f64, to: f64) -> crate::plot::FitLine {
-        let fit = LogLogFit {
-            slope: self.slope(),
-            intercept: self.intercept.unwrap_or(f64::NAN),
-            slope_stderr: self.stderr(),
-            log_mean: Vec::new(),
-            log_sd: Vec::new(),
-        };
-        crate::plot::FitLine::from_fit(name, &fit, from, to)
+    pub fn line(&self, name: &str, from: f64, to: f64) -> ftnn_plot::FitLine {
+        ftnn_plot::FitLine::new(
+            name,
+            self.slope(),
+            self.intercept.unwrap_or(f64::NAN),
+            self.stderr(),
+            from,
+            to,
+        )
     }
     /// `+0.038 ± 0.013`.
     pub fn text(&self) -> String {
         format!(
             "{} ± {:.3}",
-            crate::plot::signed(self.slope(), 3),
+            ftnn_plot::signed(self.slope(), 3),
             self.stderr()
         )
     }
+}
+
+/// A log–log series with the least-squares fit over all widths ([`fit_loglog`]).
+pub fn series_with_fit(
+    label: impl Into<String>,
+    widths: Vec<f64>,
+    values: Vec<Vec<f64>>,
+) -> ftnn_plot::LogLogSeries {
+    let fit = fit_loglog(&widths, &values);
+    ftnn_plot::LogLogSeries::with_line(
+        label,
+        widths,
+        values,
+        fit.slope,
+        fit.intercept,
+        fit.slope_stderr,
+    )
 }

@@ -8,7 +8,7 @@
 //! ([`Context::step`]) so that an interrupted run resumes where it stopped.
 //!
 //! From the stored results alone each experiment draws its figures ([`Experiment::figures`],
-//! with the helpers of [`plot`]) into `figures/<id>/` and writes its section of `REPORT.md`
+//! with the helpers of `ftnn_plot`) into `figures/<id>/` and writes its section of `REPORT.md`
 //! ([`Experiment::report`], assembled by [`report::write_report`]): the paper's numbers beside
 //! ours and a verdict.
 
@@ -23,7 +23,6 @@ pub mod filter_playground;
 pub mod fit;
 pub mod mnist_training;
 pub mod ntk;
-pub mod plot;
 pub mod profile;
 pub mod regularization;
 pub mod report;

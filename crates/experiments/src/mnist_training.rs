@@ -9,11 +9,11 @@
 //! crash-dropout masks) from [`TrainConfig::seed`], the crashed evaluation from the seed
 //! given to [`measure`].
 
-use crate::plot::Series;
 use anyhow::Context as _;
 use ftnn_bounds::{b1, b2, b3, b4, sum_norms, MeanStd, Norm};
 use ftnn_data::{load_mnist, DataDir, ImageSet, Split};
 use ftnn_model::{FailureVector, Inputs, Mlp};
+use ftnn_plot::Series;
 use ftnn_train::{evaluate, evaluate_crashed, Dataset, LossKind, Metrics, TrainConfig, Trainer};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;

@@ -15,11 +15,11 @@
 
 use crate::fit::StoredFit;
 use crate::fit::{fit_loglog, LogLogFit};
-use crate::plot::{self, Axes, LogLogSeries, Series};
 use crate::report::{PaperRow, ReportSection, Verdict};
 use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
 use crate::Profile;
 use ftnn_model::{Activation, FailureVector, Init, Inputs, Mlp, MonteCarlo};
+use ftnn_plot::{self as plot, Axes, LogLogSeries, Series};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -283,7 +283,7 @@ fn report_section(st: &Stored) -> ReportSection {
     } else {
         Verdict::Differs(format!(
             "std Δ changes with width (slope {})",
-            crate::plot::signed(lecun.fit.slope(), 3)
+            ftnn_plot::signed(lecun.fit.slope(), 3)
         ))
     };
     let tail = cont.tail_fit.slope();
@@ -292,7 +292,7 @@ fn report_section(st: &Stored) -> ReportSection {
     } else {
         format!(
             "not in the paper; theory says −0.5, we find {}",
-            crate::plot::signed(tail, 3)
+            ftnn_plot::signed(tail, 3)
         )
     });
     let max_dev = st
@@ -346,7 +346,7 @@ fn report_section(st: &Stored) -> ReportSection {
         )),
         (false, _) => Verdict::Differs(format!(
             "LeCun std Δ is not width-independent (slope {})",
-            crate::plot::signed(lecun.fit.slope(), 3)
+            ftnn_plot::signed(lecun.fit.slope(), 3)
         )),
     };
     let notes = format!(
@@ -357,7 +357,7 @@ fn report_section(st: &Stored) -> ReportSection {
          limit it falls like n^−1/2 (slope {} for n ≥ {}). In the figure, small points are \
          single networks, large points their geometric mean with a ±1 sd band of log std Δ, \
          lines least-squares fits of log std Δ = a log n + c.",
-        crate::plot::signed(tail, 3),
+        ftnn_plot::signed(tail, 3),
         cont.tail_from
     );
     ReportSection {

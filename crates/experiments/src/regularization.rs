@@ -13,10 +13,10 @@ use crate::mnist_training::{
     group_by_value, job_seed, linspace, logspace, mean, measure, sd, train_net, CrashEvalParams,
     DataParams, LazyMnist, NetQuantities, Quantity,
 };
-use crate::plot::{self, Axes, LogLogSeries};
 use crate::report::{PaperRow, ReportSection, Verdict};
 use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
 use crate::Profile;
+use ftnn_plot::{self as plot, Axes, LogLogSeries};
 use ftnn_train::{Regularizer, TrainConfig};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -19,10 +19,10 @@
 
 use crate::fit::fit_loglog;
 use crate::fit::StoredFit;
-use crate::plot::{self, Axes, LogLogSeries, Series};
 use crate::report::{PaperRow, ReportSection, Verdict};
 use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
 use crate::Profile;
+use ftnn_plot::{self as plot, Axes, LogLogSeries, Series};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

@@ -38,11 +38,11 @@
 
 use crate::fit::StoredFit;
 use crate::fit::{fit_loglog, LogLogFit};
-use crate::plot::{self, Axes, BarOrder, LogLogSeries, Series};
 use crate::report::{PaperRow, ReportSection, Verdict};
 use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
 use crate::Profile;
 use ftnn_model::{exact_delta, Activation, Dense, FailureVector, Init, Inputs, Mlp, MonteCarlo};
+use ftnn_plot::{self as plot, Axes, BarOrder, LogLogSeries, Series};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};

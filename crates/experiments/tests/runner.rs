@@ -2,12 +2,12 @@
 //! recomputes on --force or when the parameters change; sweeps resume job by job, run in
 //! shards, and merge from the shards' stored jobs.
 
-use ftnn_experiments::plot::{self, BarOrder};
 use ftnn_experiments::runner::{merge_experiment, ResultsFile, Shard, ShardIncomplete};
 use ftnn_experiments::{
     run_experiment, Context, Experiment, Outcome, PaperRow, Paths, Profile, ReportSection,
     RunStatus, Verdict,
 };
+use ftnn_plot::{self as plot, BarOrder};
 use indicatif::MultiProgress;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,8 +1,7 @@
 //! Every plot helper writes a non-empty PNG and an SVG that carries the title; bars keep each
 //! label with its own value when sorted. Set `FTNN_KEEP_FIGURES=DIR` to keep the figures.
 
-use ftnn_experiments::fit::fit_loglog;
-use ftnn_experiments::plot::{self, Axes, BarOrder, FitLine, Group, LogLogSeries, Scale, Series};
+use ftnn_plot::{self as plot, Axes, BarOrder, FitLine, Group, LogLogSeries, Scale, Series};
 use std::path::{Path, PathBuf};
 
 fn out_dir() -> (Option<tempfile::TempDir>, PathBuf) {
@@ -52,6 +51,21 @@ fn sample(n: usize, seed: u64) -> Vec<f64> {
             u - 3.0
         })
         .collect()
+}
+
+/// Least-squares line through (ln n, mean of ln y): slope and intercept.
+fn loglog_line(widths: &[f64], values: &[Vec<f64>]) -> (f64, f64) {
+    let xs: Vec<f64> = widths.iter().map(|n| n.ln()).collect();
+    let ys: Vec<f64> = values
+        .iter()
+        .map(|v| v.iter().map(|y| y.ln()).sum::<f64>() / v.len() as f64)
+        .collect();
+    let k = xs.len() as f64;
+    let (mx, my) = (xs.iter().sum::<f64>() / k, ys.iter().sum::<f64>() / k);
+    let sxy: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
+    let sxx: f64 = xs.iter().map(|x| (x - mx) * (x - mx)).sum();
+    let a = sxy / sxx;
+    (a, my - a * mx)
 }
 
 #[test]
@@ -183,12 +197,18 @@ fn every_helper_writes_png_and_svg() {
                 .collect()
         })
         .collect();
-    let dl = LogLogSeries::with_fit("D", widths.clone(), d);
-    let mut hl = LogLogSeries::with_fit("H_diag", widths.clone(), h.clone());
-    let tail = fit_loglog(&widths[4..], &h[4..]);
-    hl.fits.push(FitLine::from_fit(
+    let with_fit = |label: &str, values: Vec<Vec<f64>>| {
+        let (a, c) = loglog_line(&widths, &values);
+        LogLogSeries::with_line(label, widths.clone(), values, a, c, f64::NAN)
+    };
+    let dl = with_fit("D", d);
+    let mut hl = with_fit("H_diag", h.clone());
+    let (a, c) = loglog_line(&widths[4..], &h[4..]);
+    hl.fits.push(FitLine::new(
         "H_diag fit, n ≥ 650",
-        &tail,
+        a,
+        c,
+        0.01,
         650.0,
         1500.0,
     ));
