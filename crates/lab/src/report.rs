@@ -2,12 +2,13 @@
 //! the verdict, the conclusion and the figures — all from stored results, nothing recomputed.
 //!
 //! Each experiment contributes a [`ReportSection`] ([`crate::Experiment::report`]);
-//! [`write_report`] redraws the figures from the stored results (so that they match them),
+//! [`write_report`], given the registry of experiments, redraws the figures from the stored results (so that they match them),
 //! assembles the sections in registry order and writes the file atomically. Paths in the
 //! Markdown are relative to the report's own directory.
 
-use crate::runner::{draw_figures, params_hash, Experiment, Paths, ResultsFile};
-use anyhow::Context as _;
+use crate::driver::{draw_figures, params_hash, Paths, ResultsFile};
+use crate::experiment::AnyExperiment;
+use crate::store::{create_dir_all, write_atomic};
 use std::fmt;
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
@@ -106,37 +107,32 @@ impl ReportSection {
     }
 }
 
-/// Writes the report of every registered experiment ([`crate::registry`]) to `out`, from the
-/// results under `results_root` and the figures (redrawn) under `figures_root`.
-pub fn write_report(results_root: &Path, figures_root: &Path, out: &Path) -> anyhow::Result<()> {
-    let exps = crate::registry();
-    let refs: Vec<&dyn Experiment> = exps.iter().map(|e| e.as_ref()).collect();
-    write_report_for(&refs, &Paths::new(results_root, figures_root), out)
-}
-
-/// Writes the report of `exps` (in this order) to `out`, atomically.
-pub fn write_report_for(exps: &[&dyn Experiment], paths: &Paths, out: &Path) -> anyhow::Result<()> {
+/// Writes the report of `exps` (the registry, in its order) to `out`, atomically, from the
+/// results and the figures (redrawn) under `paths`.
+pub fn write_report(
+    exps: &[&dyn AnyExperiment],
+    paths: &Paths,
+    out: &Path,
+) -> Result<(), crate::LabError> {
     let base = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(base)
-        .with_context(|| format!("cannot create the report's directory {}", base.display()))?;
+    create_dir_all(base)?;
     let text = render_report(exps, paths, base);
-    ftnn_model::io::write_atomic(out, text.as_bytes())
-        .with_context(|| format!("cannot write {}", out.display()))
+    write_atomic(out, text.as_bytes())
 }
 
 /// One experiment's stored state, as the report needs it.
 struct Entry<'a> {
-    exp: &'a dyn Experiment,
+    exp: &'a dyn AnyExperiment,
     stored: Option<(ResultsFile, Option<String>)>,
     section: Option<ReportSection>,
     figures: Result<Vec<PathBuf>, String>,
 }
 
 /// The Markdown of the report, with links relative to `base` (the report's directory).
-pub fn render_report(exps: &[&dyn Experiment], paths: &Paths, base: &Path) -> String {
+pub fn render_report(exps: &[&dyn AnyExperiment], paths: &Paths, base: &Path) -> String {
     let entries: Vec<Entry> = exps
         .iter()
         .map(|&exp| {
