@@ -27,9 +27,10 @@ mod data;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use ftnn_experiments::runner::{abbreviate, merge_experiment, ResultsFile, Shard};
-use ftnn_experiments::{
-    draw_figures, registry, report, run_experiment, Experiment, Paths, Profile, RunStatus,
+use ftnn_experiments::registry;
+use ftnn_lab::{
+    abbreviate, draw_figures, merge_experiment, run_experiment, AnyExperiment, Paths, Profile,
+    ResultsFile, RunStatus, Shard,
 };
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -199,7 +200,7 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(2);
             }
-            let chosen: Vec<Box<dyn Experiment>> = all
+            let chosen: Vec<Box<dyn AnyExperiment>> = all
                 .into_iter()
                 .filter(|e| only.is_empty() || only.iter().any(|id| id == e.id()))
                 .collect();
@@ -351,12 +352,14 @@ fn summary(status: &RunStatus, profile: Profile, paths: &Paths, id: &str) -> Str
 
 /// Writes the report (redrawing figures from stored results) and says where.
 fn write_report(paths: &Paths, out: &Path) -> anyhow::Result<()> {
-    report::write_report(&paths.results, &paths.figures, out)?;
+    let exps = registry();
+    let refs: Vec<&dyn AnyExperiment> = exps.iter().map(|e| e.as_ref()).collect();
+    ftnn_lab::write_report(&refs, paths, out)?;
     println!("report in {}", out.display());
     Ok(())
 }
 
-fn run_many(exps: &[Box<dyn Experiment>], opts: &RunOpts, root: &Path) -> anyhow::Result<()> {
+fn run_many(exps: &[Box<dyn AnyExperiment>], opts: &RunOpts, root: &Path) -> anyhow::Result<()> {
     let paths = opts.dirs.paths(root);
     let results = paths.results.clone();
     std::fs::create_dir_all(&results)

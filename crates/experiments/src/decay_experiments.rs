@@ -40,10 +40,10 @@
 //! Boston at the paper's widths with three networks each ([`DecayExperiment::quick_note`]
 //! says what each experiment gives up).
 
-use crate::decay_sweep::{self, int_linspace, Claim, DataSet, Metric, SweepSpec};
-use crate::report::ReportSection;
-use crate::runner::{Context, Experiment, Outcome, ResultsFile};
-use crate::Profile;
+use crate::decay_sweep::{self, int_linspace, Claim, DataSet, Metric, Results, SweepSpec};
+use ftnn_lab::Profile;
+use ftnn_lab::ReportSection;
+use ftnn_lab::{Context, Experiment, Outcome, Stored};
 use ftnn_train::Regularizer;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -385,6 +385,9 @@ impl DecayExperiment {
 }
 
 impl Experiment for DecayExperiment {
+    type Params = Params;
+    type Results = Results;
+
     fn id(&self) -> &'static str {
         match self {
             Self::DerivativeDecay => "derivative-decay",
@@ -424,14 +427,12 @@ impl Experiment for DecayExperiment {
             Self::ContinuityFt => "FaultTolerance-Continuity-FC-MNIST.ipynb",
         }
     }
-    fn params(&self, profile: Profile) -> serde_json::Value {
-        serde_json::to_value(Params {
+    fn params(&self, profile: Profile) -> Params {
+        Params {
             sweeps: self.sweeps(profile),
-        })
-        .expect("plain data")
+        }
     }
-    fn run(&self, ctx: &Context) -> anyhow::Result<Outcome> {
-        let params: Params = ctx.params()?;
+    fn run(&self, ctx: &Context, params: &Params) -> anyhow::Result<Outcome<Results>> {
         // The paper profile's wall time is estimated in quick and paper runs; smoke runs
         // estimate their own (timing the paper's widths would take longer than the run).
         let target = match ctx.profile() {
@@ -441,16 +442,20 @@ impl Experiment for DecayExperiment {
         let results = decay_sweep::run_sweeps(ctx, &params.sweeps, (target.0, &target.1))?;
         decay_sweep::outcome(results, &self.claims())
     }
-    fn figures(&self, stored: &ResultsFile, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-        decay_sweep::figures(stored, dir)
+    fn figures(
+        &self,
+        stored: &Stored<Params, Results>,
+        dir: &Path,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        decay_sweep::figures(&stored.results, dir)
     }
-    fn report(&self, stored: &ResultsFile) -> ReportSection {
+    fn report(&self, stored: &Stored<Params, Results>) -> ReportSection {
         let notes = if stored.profile == Profile::Quick {
             format!("{}\n\n{}", self.notes(), self.quick_note())
         } else {
             self.notes().to_string()
         };
-        decay_sweep::report(stored, &self.claims(), &notes)
+        decay_sweep::report(&stored.results, stored.profile, &self.claims(), &notes)
     }
 }
 

@@ -50,14 +50,14 @@
 //! slope.
 
 use crate::error_comparison_boston::BostonData;
-use crate::fit::{fit_loglog, LogLogFit, StoredFit};
+use crate::fit::{fit_loglog, FitText, LogLogFit};
 use crate::mnist_training::job_seed;
-use crate::report::{PaperRow, ReportSection, Verdict};
-use crate::runner::{Context, Csv, Outcome, ResultsFile};
-use crate::Profile;
 use anyhow::Context as _;
 use ftnn_data::{load_mnist, DataDir, ImageSet, Split};
 use ftnn_decay::{hessian_stats, mean_abs_gradient, var_delta, weight_norms, Mse, HESSIAN_SAMPLES};
+use ftnn_lab::Profile;
+use ftnn_lab::{Context, Csv, Outcome};
+use ftnn_lab::{PaperRow, ReportSection, Verdict};
 use ftnn_model::{Inputs, Mlp};
 use ftnn_plot::{self as plot, signed, Axes, FitLine, LogLogSeries, Series};
 use ftnn_train::{evaluate, Dataset, LossKind, Metrics, Regularizer, TrainConfig, Trainer};
@@ -453,13 +453,13 @@ impl Metric {
 
 /// A fit of one metric: over all widths and (weight norms) over the upper widths.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MetricFit<F> {
+pub struct MetricFit {
     /// [`Metric::key`].
     pub metric: String,
     /// Over every width.
-    pub fit: F,
+    pub fit: LogLogFit,
     /// Over the upper widths, [`upper_from`] on (weight norms only).
-    pub upper: Option<F>,
+    pub upper: Option<LogLogFit>,
 }
 
 /// Least squares y = intercept + slope·x.
@@ -555,23 +555,22 @@ pub struct StepTime {
     pub seconds: f64,
 }
 
-/// The results of one sweep, generic over the stored form of a fit (`LogLogFit` when written,
-/// [`StoredFit`] when read back, where NaN became `null`).
+/// The results of one sweep.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SweepResult<F> {
+pub struct SweepResult {
     /// The sweep.
     pub spec: SweepSpec,
     /// Every network, width-major.
     pub nets: Vec<NetRecord>,
     /// One fit per measured metric.
-    pub fits: Vec<MetricFit<F>>,
+    pub fits: Vec<MetricFit>,
     /// Measuring seconds as functions of n.
     pub timing: MeasureTiming,
 }
 
-impl<F> SweepResult<F> {
+impl SweepResult {
     /// The fit of `metric`, if measured.
-    pub fn fit(&self, metric: Metric) -> Option<&MetricFit<F>> {
+    pub fn fit(&self, metric: Metric) -> Option<&MetricFit> {
         let key = metric.key();
         self.fits.iter().find(|f| f.metric == key)
     }
@@ -641,9 +640,9 @@ pub struct SweepEstimate {
 
 /// Everything an experiment stores.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Results<F> {
+pub struct Results {
     /// One per sweep.
-    pub sweeps: Vec<SweepResult<F>>,
+    pub sweeps: Vec<SweepResult>,
     /// Estimated wall time of the target profile (the paper's).
     pub estimate: Option<ProfileEstimate>,
 }
@@ -874,7 +873,7 @@ pub fn run_sweeps(
     ctx: &Context,
     specs: &[SweepSpec],
     (target_profile, target): (Profile, &[SweepSpec]),
-) -> anyhow::Result<Results<LogLogFit>> {
+) -> anyhow::Result<Results> {
     let mut done = Vec::new();
     let mut first_err = None;
     for spec in specs {
@@ -959,7 +958,7 @@ pub fn upper_from(widths: usize) -> usize {
 }
 
 /// Fits every measured metric and the measuring seconds.
-fn summarise(spec: &SweepSpec, nets: Vec<NetRecord>) -> SweepResult<LogLogFit> {
+fn summarise(spec: &SweepSpec, nets: Vec<NetRecord>) -> SweepResult {
     let timing = MeasureTiming::fit(spec, &nets);
     let mut result = SweepResult {
         spec: spec.clone(),
@@ -988,7 +987,7 @@ fn summarise(spec: &SweepSpec, nets: Vec<NetRecord>) -> SweepResult<LogLogFit> {
 /// per step at each width, plus the measuring seconds of the matching sweep just run;
 /// `None` if a target sweep has no calibrated counterpart.
 fn estimate(
-    done: &[(SweepResult<LogLogFit>, Option<Vec<StepTime>>)],
+    done: &[(SweepResult, Option<Vec<StepTime>>)],
     profile: Profile,
     target: &[SweepSpec],
 ) -> Option<ProfileEstimate> {
@@ -1060,7 +1059,7 @@ fn slope_tolerance(reference: f64) -> f64 {
 /// The outcome of an experiment: results, CSV tables and a conclusion that sets each sweep's
 /// slopes beside the paper's and the continuous limit, and states the paper profile's
 /// estimated time.
-pub fn outcome(results: Results<LogLogFit>, claims: &[Claim]) -> anyhow::Result<Outcome> {
+pub fn outcome(results: Results, claims: &[Claim]) -> anyhow::Result<Outcome<Results>> {
     let mut nets_rows = Vec::new();
     let mut fit_rows = Vec::new();
     let mut sentences = Vec::new();
@@ -1150,7 +1149,7 @@ pub fn outcome(results: Results<LogLogFit>, claims: &[Claim]) -> anyhow::Result<
         "measure_seconds",
     ]);
     Ok(Outcome {
-        results: serde_json::to_value(&results).context("serialising the results")?,
+        results,
         conclusion: sentences.join(" "),
         tables: vec![
             Csv {
@@ -1177,7 +1176,7 @@ pub fn outcome(results: Results<LogLogFit>, claims: &[Claim]) -> anyhow::Result<
 
 /// One sweep in a few sentences: slopes (ours, the paper's, the continuous limit), the weight
 /// norms from the smallest to the largest width, the test score and the time.
-fn sweep_sentence(s: &SweepResult<LogLogFit>, claims: &[Claim]) -> String {
+fn sweep_sentence(s: &SweepResult, claims: &[Claim]) -> String {
     let last = s.spec.widths.len() - 1;
     let mut parts = Vec::new();
     for metric in [Metric::D, Metric::HDiag, Metric::HAll, Metric::VarDelta] {
@@ -1258,9 +1257,7 @@ fn sweep_sentence(s: &SweepResult<LogLogFit>, claims: &[Claim]) -> String {
 }
 
 /// Reads the stored results.
-fn stored(file: &ResultsFile) -> anyhow::Result<Results<StoredFit>> {
-    let r: Results<StoredFit> =
-        serde_json::from_value(file.results.clone()).context("reading the stored results")?;
+fn stored(r: &Results) -> anyhow::Result<&Results> {
     anyhow::ensure!(
         r.sweeps.iter().all(|s| s.spec.widths.len() >= 2),
         "a stored sweep has fewer than two widths"
@@ -1271,7 +1268,7 @@ fn stored(file: &ResultsFile) -> anyhow::Result<Results<StoredFit>> {
 /// The figures of an experiment from its stored results: per sweep the derivatives (D, H) with
 /// their fits and the continuous-limit slopes, Var Δ when measured, and the weight norms; then
 /// the training seconds per epoch against n for every sweep.
-pub fn figures(file: &ResultsFile, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub fn figures(file: &Results, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let r = stored(file)?;
     let mut out = Vec::new();
     for s in &r.sweeps {
@@ -1424,7 +1421,7 @@ fn reference_line(slope: f64, n0: f64, first: &[f64], to: f64) -> FitLine {
 
 /// The report section of an experiment: one row per claim (ours beside the paper's, with the
 /// distance), a row for the estimated time of the paper profile, and the verdict.
-pub fn report(file: &ResultsFile, claims: &[Claim], notes: &str) -> ReportSection {
+pub fn report(file: &Results, profile: Profile, claims: &[Claim], notes: &str) -> ReportSection {
     let r = match stored(file) {
         Ok(r) => r,
         Err(e) => return ReportSection::unreadable(format!("{e:#}")),
@@ -1488,14 +1485,14 @@ pub fn report(file: &ResultsFile, claims: &[Claim], notes: &str) -> ReportSectio
             differ.join("; ")
         ))
     };
-    let profile_note = if file.profile == Profile::Paper {
+    let profile_note = if profile == Profile::Paper {
         String::new()
     } else {
         format!(
             " These are `{}`-profile results (fewer widths, networks, epochs or examples than \
              the paper; see the parameters), so slopes carry larger errors and may not have \
              reached their trained values.",
-            file.profile
+            profile
         )
     };
     let general = format!(
@@ -1518,7 +1515,7 @@ pub fn report(file: &ResultsFile, claims: &[Claim], notes: &str) -> ReportSectio
 }
 
 /// The report row of one claim.
-fn claim_row(r: &Results<StoredFit>, claim: &Claim) -> PaperRow {
+fn claim_row(r: &Results, claim: &Claim) -> PaperRow {
     let sweep_of = |name: &str| r.sweeps.iter().find(|s| s.spec.name == name);
     let missing = |quantity: String, paper: String| {
         PaperRow::new(
@@ -1544,7 +1541,7 @@ fn claim_row(r: &Results<StoredFit>, claim: &Claim) -> PaperRow {
             let Some(f) = sweep_of(sweep).and_then(|s| s.fit(metric)) else {
                 return missing(quantity, paper_text);
             };
-            let (a, se) = (f.fit.slope(), f.fit.stderr());
+            let (a, se) = (f.fit.slope, f.fit.stderr());
             let diff = a - paper;
             let sigmas = if se.is_finite() && se > 0.0 {
                 format!(", {:.1} se", diff.abs() / se)
@@ -1591,7 +1588,7 @@ fn claim_row(r: &Results<StoredFit>, claim: &Claim) -> PaperRow {
                 return missing(quantity, paper_text);
             };
             let last = s.spec.widths.len() - 1;
-            let a = f.fit.slope();
+            let a = f.fit.slope;
             let ours = format!(
                 "{} → {} (n = {} → {}); slope {}",
                 plot::fmt_value(s.geo_mean(metric, 0)),
@@ -1624,7 +1621,7 @@ fn claim_row(r: &Results<StoredFit>, claim: &Claim) -> PaperRow {
             let half = upper_from(s.spec.widths.len());
             let upper: Vec<f64> = s.values(metric)[half..].concat();
             let ours_level = geo_mean(&upper);
-            let upper_slope = f.upper.as_ref().map_or(f64::NAN, |u| u.slope());
+            let upper_slope = f.upper.as_ref().map_or(f64::NAN, |u| u.slope);
             let ours = format!(
                 "{} (geometric mean over n ≥ {}); slope there {}",
                 plot::fmt_value(ours_level),

@@ -16,10 +16,10 @@ use crate::mnist_training::{
     band_series, group_by_value, job_seed, linspace, mean, measure, train_net, CrashEvalParams,
     DataParams, LazyMnist, NetQuantities, Quantity,
 };
-use crate::report::{PaperRow, ReportSection, Verdict};
-use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
-use crate::Profile;
 use ftnn_bounds::compare::rank_loss;
+use ftnn_lab::Profile;
+use ftnn_lab::{Context, Csv, Experiment, Outcome};
+use ftnn_lab::{PaperRow, ReportSection, Verdict};
 use ftnn_model::FailureVector;
 use ftnn_plot::{self as plot, Axes, BarOrder};
 use ftnn_train::TrainConfig;
@@ -82,18 +82,22 @@ pub struct RankRow {
 
 /// The stored `results`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Stored {
-    nets: Vec<NetRecord>,
+pub struct Results {
+    /// Every network.
+    pub nets: Vec<NetRecord>,
     /// Networks entering the rank losses.
-    rank_nets: usize,
+    pub rank_nets: usize,
     /// Best (lowest `rank_loss`) first.
-    rank: Vec<RankRow>,
+    pub rank: Vec<RankRow>,
 }
 
 /// The reference p_train of the paper's accuracy comparison.
 const P_REF: f64 = 0.02;
 
 impl Experiment for DropoutComparison {
+    type Params = Params;
+    type Results = Results;
+
     fn id(&self) -> &'static str {
         "dropout-comparison"
     }
@@ -103,7 +107,7 @@ impl Experiment for DropoutComparison {
     fn origin(&self) -> &'static str {
         "ComparisonIncreasingDropoutMNIST.ipynb"
     }
-    fn params(&self, profile: Profile) -> serde_json::Value {
+    fn params(&self, profile: Profile) -> Params {
         let (p_values, nets, epochs, data, repetitions) = match profile {
             Profile::Smoke => (
                 4,
@@ -119,7 +123,7 @@ impl Experiment for DropoutComparison {
             Profile::Quick => (10, 3, 5, DataParams::full(1000), 3),
             Profile::Paper => (10, 10, 10, DataParams::full(1000), 5),
         };
-        serde_json::to_value(Params {
+        Params {
             sizes: vec![784, 100, 50, 10],
             p_train: linspace(0.0, 0.06, p_values),
             nets,
@@ -132,12 +136,10 @@ impl Experiment for DropoutComparison {
             rank_max_p_train: 0.03,
             data,
             seed: 0,
-        })
-        .expect("plain data")
+        }
     }
 
-    fn run(&self, ctx: &Context) -> anyhow::Result<Outcome> {
-        let params: Params = ctx.params()?;
+    fn run(&self, ctx: &Context, params: &Params) -> anyhow::Result<Outcome<Results>> {
         let data = LazyMnist::new(params.data.clone());
         let mut keys = Vec::new();
         for i in 0..params.p_train.len() {
@@ -152,18 +154,18 @@ impl Experiment for DropoutComparison {
         summarise(&params, nets)
     }
 
-    fn figures(&self, stored: &ResultsFile, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-        let st: Stored = serde_json::from_value(stored.results.clone())?;
+    fn figures(
+        &self,
+        stored: &ftnn_lab::Stored<Params, Results>,
+        dir: &Path,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        let st = &stored.results;
         let bars: Vec<(String, f64)> = st
             .rank
             .iter()
             .map(|r| (r.quantity.clone(), r.rank_loss))
             .collect();
-        let max_p = stored
-            .params
-            .get("rank_max_p_train")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(0.03);
+        let max_p = stored.params.rank_max_p_train;
         let rank = plot::bar_chart(
             dir,
             "rank_loss",
@@ -187,11 +189,7 @@ impl Experiment for DropoutComparison {
         for q in [Quantity::CorrectAccTest, Quantity::CrashAccTest] {
             acc.push(band_series(q.label(), &ps, &column(q)));
         }
-        let p_inf = stored
-            .params
-            .pointer("/crash/p_inf")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(0.05);
+        let p_inf = stored.params.crash.p_inf;
         let accuracy = plot::line_plot(
             dir,
             "accuracy_vs_p_train",
@@ -220,13 +218,12 @@ impl Experiment for DropoutComparison {
         Ok(vec![rank, accuracy, variance])
     }
 
-    fn report(&self, stored: &ResultsFile) -> ReportSection {
-        match serde_json::from_value::<Stored>(stored.results.clone()) {
-            Ok(st) if !st.nets.is_empty() && st.rank.len() == Quantity::ALL.len() => {
-                report_section(&st)
-            }
-            Ok(_) => ReportSection::unreadable("unexpected shape"),
-            Err(e) => ReportSection::unreadable(e),
+    fn report(&self, stored: &ftnn_lab::Stored<Params, Results>) -> ReportSection {
+        let st = &stored.results;
+        if !st.nets.is_empty() && st.rank.len() == Quantity::ALL.len() {
+            report_section(st)
+        } else {
+            ReportSection::unreadable("unexpected shape")
         }
     }
 }
@@ -285,7 +282,7 @@ fn rank_loss_across(p: &[f64], q: &[f64]) -> f64 {
 }
 
 /// Rank losses, the tables and the conclusion.
-fn summarise(params: &Params, nets: Vec<NetRecord>) -> anyhow::Result<Outcome> {
+fn summarise(params: &Params, nets: Vec<NetRecord>) -> anyhow::Result<Outcome<Results>> {
     let ranked: Vec<&NetRecord> = nets
         .iter()
         .filter(|n| n.p_train <= params.rank_max_p_train + 1e-12)
@@ -306,7 +303,7 @@ fn summarise(params: &Params, nets: Vec<NetRecord>) -> anyhow::Result<Outcome> {
         });
     }
     rank.sort_by(|a, b| a.rank_loss.total_cmp(&b.rank_loss));
-    let st = Stored {
+    let st = Results {
         rank_nets: ranked.len(),
         rank,
         nets,
@@ -372,7 +369,7 @@ fn summarise(params: &Params, nets: Vec<NetRecord>) -> anyhow::Result<Outcome> {
         })
         .collect();
     Ok(Outcome {
-        results: serde_json::to_value(&st)?,
+        results: st,
         conclusion,
         tables: vec![
             Csv {
@@ -446,7 +443,7 @@ const GOOD: f64 = 0.1;
 const POOR: f64 = 0.15;
 
 /// The paper's numbers beside ours.
-fn report_section(st: &Stored) -> ReportSection {
+fn report_section(st: &Results) -> ReportSection {
     let row_of = |q: Quantity| st.rank.iter().find(|r| r.quantity == q.label());
     let position = |q: Quantity| st.rank.iter().position(|r| r.quantity == q.label());
     let loss = |q: Quantity| row_of(q).map_or(f64::NAN, |r| r.rank_loss);
@@ -629,7 +626,7 @@ mod tests {
     #[test]
     fn every_profile_ranks_at_least_two_p_train_values() {
         for profile in [Profile::Smoke, Profile::Quick, Profile::Paper] {
-            let p: Params = serde_json::from_value(DropoutComparison.params(profile)).unwrap();
+            let p: Params = DropoutComparison.params(profile);
             let ranked = p
                 .p_train
                 .iter()

@@ -12,9 +12,9 @@
 //! 5·10⁴ repetitions put the mean's noise floor near 6 %, above the effect; quick and paper
 //! profiles use 10⁶.
 
-use crate::report::{PaperRow, ReportSection, Verdict};
-use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
-use crate::Profile;
+use ftnn_lab::Profile;
+use ftnn_lab::{Context, Csv, Experiment, Outcome};
+use ftnn_lab::{PaperRow, ReportSection, Verdict};
 use ftnn_model::{Activation, FailureVector, Init, Inputs, Mlp, MonteCarlo};
 use ftnn_plot::{self as plot, Axes, Group};
 use rand::SeedableRng;
@@ -52,6 +52,23 @@ pub struct SubsetResult {
     pub var: Vec<f64>,
     /// Standard error of the mean, `[inputs, n_L]`.
     pub stderr: Vec<f64>,
+}
+
+/// The stored `results` of `error-additivity`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    /// Median relative additivity error of the mean.
+    pub median_mean_error: f64,
+    /// Median relative additivity error of the variance.
+    pub median_var_error: f64,
+    /// Median Monte Carlo noise of the mean error.
+    pub median_mean_noise: f64,
+    /// Median Monte Carlo noise of the variance error.
+    pub median_var_noise: f64,
+    /// Every pair and input.
+    pub pairs: Vec<PairError>,
+    /// Every subset of layers.
+    pub subsets: Vec<SubsetResult>,
 }
 
 /// Additivity errors of one pair on one input.
@@ -99,6 +116,9 @@ pub fn disjoint_pairs(layers: u32) -> Vec<(u32, u32)> {
 }
 
 impl Experiment for ErrorAdditivity {
+    type Params = Params;
+    type Results = Results;
+
     fn id(&self) -> &'static str {
         "error-additivity"
     }
@@ -108,25 +128,23 @@ impl Experiment for ErrorAdditivity {
     fn origin(&self) -> &'static str {
         "ErrorAdditivityRandom.ipynb"
     }
-    fn params(&self, profile: Profile) -> serde_json::Value {
+    fn params(&self, profile: Profile) -> Params {
         let (inputs, repetitions) = match profile {
             Profile::Smoke => (2, 20_000),
             // The original's 5·10⁴ repetitions leave the mean's additivity error at the Monte
             // Carlo noise floor (≈ 6 %); 10⁶ bring the floor near 1 % and cost seconds.
             Profile::Quick | Profile::Paper => (5, 1_000_000),
         };
-        serde_json::to_value(Params {
+        Params {
             sizes: vec![50, 51, 52, 53],
             p: 0.01,
             inputs,
             repetitions,
             seed: 0,
-        })
-        .expect("plain data")
+        }
     }
 
-    fn run(&self, ctx: &Context) -> anyhow::Result<Outcome> {
-        let params: Params = ctx.params()?;
+    fn run(&self, ctx: &Context, params: &Params) -> anyhow::Result<Outcome<Results>> {
         let layers = params.sizes.len() as u32;
         let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
         let init = Init::Random {
@@ -238,14 +256,14 @@ impl Experiment for ErrorAdditivity {
             })
             .collect();
         Ok(Outcome {
-            results: serde_json::json!({
-                "median_mean_error": mm,
-                "median_var_error": mv,
-                "median_mean_noise": nm,
-                "median_var_noise": nv,
-                "pairs": errors,
-                "subsets": subsets,
-            }),
+            results: Results {
+                median_mean_error: mm,
+                median_var_error: mv,
+                median_mean_noise: nm,
+                median_var_noise: nv,
+                pairs: errors,
+                subsets,
+            },
             conclusion,
             tables: vec![Csv {
                 name: "pairs.csv".into(),
@@ -263,8 +281,12 @@ impl Experiment for ErrorAdditivity {
         })
     }
 
-    fn figures(&self, stored: &ResultsFile, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-        let errors: Vec<PairError> = serde_json::from_value(stored.results["pairs"].clone())?;
+    fn figures(
+        &self,
+        stored: &ftnn_lab::Stored<Params, Results>,
+        dir: &Path,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        let errors = &stored.results.pairs;
         let pct =
             |f: fn(&PairError) -> f64| errors.iter().map(|e| 100.0 * f(e)).collect::<Vec<f64>>();
         let groups = vec![
@@ -297,16 +319,14 @@ impl Experiment for ErrorAdditivity {
         Ok(vec![boxes, hist])
     }
 
-    fn report(&self, stored: &ResultsFile) -> ReportSection {
+    fn report(&self, stored: &ftnn_lab::Stored<Params, Results>) -> ReportSection {
         let r = &stored.results;
-        let (Some(mm), Some(mv), Some(nm), Some(nv)) = (
-            r["median_mean_error"].as_f64(),
-            r["median_var_error"].as_f64(),
-            r["median_mean_noise"].as_f64(),
-            r["median_var_noise"].as_f64(),
-        ) else {
-            return ReportSection::unreadable("missing medians");
-        };
+        let (mm, mv, nm, nv) = (
+            r.median_mean_error,
+            r.median_var_error,
+            r.median_mean_noise,
+            r.median_var_noise,
+        );
         // "Within a few percent": below 5 % for the mean and 10 % for the variance.
         let verdict = |v: f64, limit: f64| {
             if v < limit {

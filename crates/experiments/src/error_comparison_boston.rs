@@ -31,12 +31,12 @@
 //! features are the sound choice and bring the slope to about −0.9.
 
 use crate::error_comparison_random::{BoundPoints, PartResult, RankingRow};
-use crate::fit::{fit_loglog, StoredFit};
-use crate::report::{PaperRow, ReportSection, Verdict};
-use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
-use crate::Profile;
+use crate::fit::{fit_loglog, FitText, StoredFit};
 use ftnn_bounds::{compare_with_experiment, evaluate, BoundKind, BoundOutput};
 use ftnn_data::{load_boston, DataDir};
+use ftnn_lab::Profile;
+use ftnn_lab::{Context, Csv, Experiment, Outcome};
+use ftnn_lab::{PaperRow, ReportSection, Verdict};
 use ftnn_model::{Activation, DeltaStats, FailureVector, Inputs, Mlp, MonteCarlo};
 use ftnn_plot::{self as plot, Axes, BarOrder, Group, Series};
 use ftnn_train::{Dataset, LossKind, TrainConfig, Trainer};
@@ -196,6 +196,9 @@ fn spec(sizes: &[usize], activation: Activation, epochs: usize) -> TrainSpec {
 }
 
 impl Experiment for ErrorComparisonBoston {
+    type Params = Params;
+    type Results = Results;
+
     fn id(&self) -> &'static str {
         "error-comparison-boston"
     }
@@ -205,7 +208,7 @@ impl Experiment for ErrorComparisonBoston {
     fn origin(&self) -> &'static str {
         "ErrorComparisonBoston.ipynb, ErrorComparisonBoston-Architecture.ipynb"
     }
-    fn params(&self, profile: Profile) -> serde_json::Value {
+    fn params(&self, profile: Profile) -> Params {
         let a_net = |epochs| spec(&[13, 50, 49, 1], Activation::Sigmoid, epochs);
         let b_net = |epochs| spec(&[13, 50, 50, 1], Activation::Relu, epochs);
         let sweep = |widths: Vec<usize>, epochs, nets, inputs, repetitions| SweepParams {
@@ -267,18 +270,16 @@ impl Experiment for ErrorComparisonBoston {
                 sweep(paper_widths, 500, 20, 50, 10_000),
             ),
         };
-        serde_json::to_value(Params {
+        Params {
             standardise: true,
             a,
             b,
             c,
             seed: 0,
-        })
-        .expect("plain data")
+        }
     }
 
-    fn run(&self, ctx: &Context) -> anyhow::Result<Outcome> {
-        let params: Params = ctx.params()?;
+    fn run(&self, ctx: &Context, params: &Params) -> anyhow::Result<Outcome<Results>> {
         let data = BostonData::load(params.standardise)?;
         let a = ctx.step("part-a", || run_single(ctx, &params, &data));
         let b = run_nets(ctx, &params, &data);
@@ -287,8 +288,12 @@ impl Experiment for ErrorComparisonBoston {
         Ok(summarise(&params, a, b, c))
     }
 
-    fn figures(&self, stored: &ResultsFile, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-        let st: Stored = serde_json::from_value(stored.results.clone())?;
+    fn figures(
+        &self,
+        stored: &ftnn_lab::Stored<Params, Results>,
+        dir: &Path,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        let st = &stored.results;
         let mut out = Vec::new();
         for (r, points) in [(&st.a.part, "input"), (&st.b.part, "network")] {
             let tag = r.label.to_lowercase();
@@ -382,7 +387,7 @@ impl Experiment for ErrorComparisonBoston {
             &Axes::new(
                 format!(
                     "Part C: crash variance of [13, n, {}, 1] networks trained on Boston, p = {} at h1",
-                    stored.params["c"]["second"], stored.params["c"]["p"]
+                    stored.params.c.second, stored.params.c.p
                 ),
                 "width n of the crashing layer",
                 "Var Δ (mean over inputs; one point per network)",
@@ -392,12 +397,8 @@ impl Experiment for ErrorComparisonBoston {
         Ok(out)
     }
 
-    fn report(&self, stored: &ResultsFile) -> ReportSection {
-        let standardise = stored.params["standardise"].as_bool().unwrap_or(true);
-        match serde_json::from_value::<Stored>(stored.results.clone()) {
-            Ok(st) => report_section(&st, standardise),
-            Err(e) => ReportSection::unreadable(e),
-        }
+    fn report(&self, stored: &ftnn_lab::Stored<Params, Results>) -> ReportSection {
+        report_section(&stored.results, stored.params.standardise)
     }
 }
 
@@ -672,13 +673,17 @@ fn run_sweep(ctx: &Context, params: &Params, data: &BostonData) -> anyhow::Resul
     Ok(SweepResult { widths })
 }
 
-/// The stored `results`.
-#[derive(Deserialize)]
-struct Stored {
-    a: SingleResult,
-    b: NetsResult,
-    c: SweepResult,
-    fit: StoredFit,
+/// The stored `results` of `error-comparison-boston`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    /// Part a: one network.
+    pub a: SingleResult,
+    /// Part b: several networks.
+    pub b: NetsResult,
+    /// Part c: the width sweep.
+    pub c: SweepResult,
+    /// Fit of Var Δ against width.
+    pub fit: StoredFit,
 }
 
 /// The median clipped relative error of quantity `q` (NaN when absent).
@@ -690,7 +695,7 @@ fn median_err(r: &PartResult, q: &str) -> f64 {
 }
 
 /// The fit, the tables and the conclusion.
-fn summarise(params: &Params, a: SingleResult, b: NetsResult, c: SweepResult) -> Outcome {
+fn summarise(params: &Params, a: SingleResult, b: NetsResult, c: SweepResult) -> Outcome<Results> {
     let widths: Vec<f64> = c.widths.iter().map(|w| w.width as f64).collect();
     let values: Vec<Vec<f64>> = c
         .widths
@@ -773,7 +778,7 @@ fn summarise(params: &Params, a: SingleResult, b: NetsResult, c: SweepResult) ->
         })
         .collect();
     Outcome {
-        results: serde_json::json!({ "a": a, "b": b, "c": c, "fit": fit }),
+        results: Results { a, b, c, fit },
         conclusion,
         tables: vec![
             Csv {
@@ -805,7 +810,7 @@ fn summarise(params: &Params, a: SingleResult, b: NetsResult, c: SweepResult) ->
 }
 
 /// The paper's numbers beside ours (SPEC §10).
-fn report_section(st: &Stored, standardise: bool) -> ReportSection {
+fn report_section(st: &Results, standardise: bool) -> ReportSection {
     let corr = PartResult::correlation;
     let (a, b) = (&st.a.part, &st.b.part);
     let four = |name: &str| {
@@ -839,7 +844,7 @@ fn report_section(st: &Stored, standardise: bool) -> ReportSection {
         .iter()
         .flat_map(|q| [100.0 * median_err(a, q), 100.0 * median_err(b, q)])
         .collect();
-    let slope = st.fit.slope();
+    let slope = st.fit.slope;
     let se = st.fit.stderr();
     let slope_ok = (slope - PAPER_SLOPE).abs() <= 0.15_f64.max(2.0 * se);
     let b1 = [corr(a, "b1_2"), corr(b, "b1_2")];
@@ -957,7 +962,7 @@ fn report_section(st: &Stored, standardise: bool) -> ReportSection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::{run_experiment, Paths, RunStatus};
+    use ftnn_lab::{run_experiment, Paths, RunStatus};
     use indicatif::{MultiProgress, ProgressDrawTarget};
 
     #[test]
@@ -1001,8 +1006,8 @@ mod tests {
             panic!("expected a run, got {status:?}");
         };
         assert_eq!(figures.len(), 9);
-        let stored = ResultsFile::load(&paths.results_file(exp.id())).unwrap();
-        let section = exp.report(&stored);
+        let stored = ftnn_lab::ResultsFile::load(&paths.results_file(exp.id())).unwrap();
+        let section = ftnn_lab::AnyExperiment::report(&exp, &stored);
         assert_eq!(section.rows.len(), 7);
         assert_eq!(section.rows[0].ours.split(" / ").count(), 4);
     }

@@ -10,10 +10,10 @@
 //! Monte Carlo E Δ and std Δ by Pearson correlation, rank loss and clipped relative error
 //! ([`ftnn_bounds::compare_with_experiment`]); b1 is compared with |E Δ|.
 
-use crate::report::{PaperRow, ReportSection, Verdict};
-use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
-use crate::Profile;
 use ftnn_bounds::{compare_with_experiment, evaluate, BoundKind, BoundOutput, ComparisonRow};
+use ftnn_lab::Profile;
+use ftnn_lab::{Context, Csv, Experiment, Outcome};
+use ftnn_lab::{PaperRow, ReportSection, Verdict};
 use ftnn_model::{Activation, DeltaStats, FailureVector, Init, Inputs, Mlp, MonteCarlo};
 use ftnn_plot::{self as plot, Axes, BarOrder, Group, Series};
 use rand::SeedableRng;
@@ -66,6 +66,13 @@ pub struct BoundPoints {
     pub mean: Vec<f64>,
     /// Std per point, where the bound has one.
     pub std: Option<Vec<f64>>,
+}
+
+/// The stored `results` of `error-comparison-random`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    /// Parts A and B.
+    pub parts: Vec<PartResult>,
 }
 
 /// Results of one part.
@@ -135,6 +142,9 @@ fn part(sizes: &[usize], p: f64, nets: usize, inputs: usize, repetitions: usize)
 }
 
 impl Experiment for ErrorComparisonRandom {
+    type Params = Params;
+    type Results = Results;
+
     fn id(&self) -> &'static str {
         "error-comparison-random"
     }
@@ -144,7 +154,7 @@ impl Experiment for ErrorComparisonRandom {
     fn origin(&self) -> &'static str {
         "ErrorComparisonRandom.ipynb"
     }
-    fn params(&self, profile: Profile) -> serde_json::Value {
+    fn params(&self, profile: Profile) -> Params {
         let (a, b) = match profile {
             Profile::Smoke => (
                 part(&[20, 15, 14, 1], 1e-3, 1, 12, 4_000),
@@ -156,18 +166,16 @@ impl Experiment for ErrorComparisonRandom {
                 part(&[20, 20, 20, 1], 1e-2, 100, 1, 50_000),
             ),
         };
-        serde_json::to_value(Params {
+        Params {
             scale: 3.0,
             mean: 0.1,
             a,
             b,
             seed: 0,
-        })
-        .expect("plain data")
+        }
     }
 
-    fn run(&self, ctx: &Context) -> anyhow::Result<Outcome> {
-        let params: Params = ctx.params()?;
+    fn run(&self, ctx: &Context, params: &Params) -> anyhow::Result<Outcome<Results>> {
         let a = ctx.step("part-a", || run_part(ctx, &params, &params.a, "A", 1))?;
         let b = ctx.step("part-b", || run_part(ctx, &params, &params.b, "B", 2))?;
         let best = |r: &PartResult| {
@@ -232,7 +240,7 @@ impl Experiment for ErrorComparisonRandom {
             }
         }
         Ok(Outcome {
-            results: serde_json::json!({ "parts": [a, b] }),
+            results: Results { parts: vec![a, b] },
             conclusion,
             tables: vec![Csv {
                 name: "ranking.csv".into(),
@@ -249,10 +257,14 @@ impl Experiment for ErrorComparisonRandom {
         })
     }
 
-    fn figures(&self, stored: &ResultsFile, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-        let parts: Vec<PartResult> = serde_json::from_value(stored.results["parts"].clone())?;
+    fn figures(
+        &self,
+        stored: &ftnn_lab::Stored<Params, Results>,
+        dir: &Path,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        let parts = &stored.results.parts;
         let mut out = Vec::new();
-        for r in &parts {
+        for r in parts {
             let tag = r.label.to_lowercase();
             let points = if r.label == "A" { "inputs" } else { "networks" };
             let corr: Vec<(String, f64)> = r
@@ -339,11 +351,8 @@ impl Experiment for ErrorComparisonRandom {
         Ok(out)
     }
 
-    fn report(&self, stored: &ResultsFile) -> ReportSection {
-        let parts: Vec<PartResult> = match serde_json::from_value(stored.results["parts"].clone()) {
-            Ok(p) => p,
-            Err(e) => return ReportSection::unreadable(e),
-        };
+    fn report(&self, stored: &ftnn_lab::Stored<Params, Results>) -> ReportSection {
+        let parts = &stored.results.parts;
         let corr = PartResult::correlation;
         // SPEC §10 lists four correlations per bound; we read them as A mean, A std, B mean, B std.
         let paper = [

@@ -28,9 +28,9 @@
 //! that training and each Monte Carlo run are separate resumable steps.
 
 use crate::error_comparison_boston::BostonData;
-use crate::report::{PaperRow, ReportSection, Verdict};
-use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
-use crate::Profile;
+use ftnn_lab::Profile;
+use ftnn_lab::{Context, Csv, Experiment, Outcome};
+use ftnn_lab::{PaperRow, ReportSection, Verdict};
 use ftnn_model::{Activation, Dense, FailureVector, Inputs, Mlp, MonteCarlo};
 use ftnn_plot::{self as plot, Axes, Series};
 use ftnn_train::{Dataset, LossKind, Optimizer, TrainConfig, Trainer};
@@ -157,6 +157,9 @@ impl Params {
 }
 
 impl Experiment for ErrorOnTraining {
+    type Params = Params;
+    type Results = Results;
+
     fn id(&self) -> &'static str {
         "error-on-training"
     }
@@ -166,17 +169,16 @@ impl Experiment for ErrorOnTraining {
     fn origin(&self) -> &'static str {
         "ErrorOnTraining.ipynb"
     }
-    fn params(&self, profile: Profile) -> serde_json::Value {
+    fn params(&self, profile: Profile) -> Params {
         let p = match profile {
             Profile::Smoke => Params::sample(20, 10, 2_000),
             Profile::Quick => Params::sample(300, 50, 50_000),
             Profile::Paper => Params::sample(300, 50, 100_000),
         };
-        serde_json::to_value(p).expect("plain data")
+        p
     }
 
-    fn run(&self, ctx: &Context) -> anyhow::Result<Outcome> {
-        let params: Params = ctx.params()?;
+    fn run(&self, ctx: &Context, params: &Params) -> anyhow::Result<Outcome<Results>> {
         let mut runs = Vec::new();
         for &features in &params.features {
             let data = BostonData::load(features == Features::Standardised)?;
@@ -199,8 +201,12 @@ impl Experiment for ErrorOnTraining {
         Ok(summarise(&params, runs))
     }
 
-    fn figures(&self, stored: &ResultsFile, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-        let st: Stored = serde_json::from_value(stored.results.clone())?;
+    fn figures(
+        &self,
+        stored: &ftnn_lab::Stored<Params, Results>,
+        dir: &Path,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        let st = &stored.results;
         let mut out = Vec::new();
         let mut scatter = Vec::new();
         for run in &st.runs {
@@ -219,7 +225,7 @@ impl Experiment for ErrorOnTraining {
                     .collect()
             };
             let title =
-                |what: &str| format!("{what}: {name} features, p = {} at h1", stored.params["p"]);
+                |what: &str| format!("{what}: {name} features, p = {} at h1", stored.params.p);
             let y_label = "E_x[sign(f(x) − y) · E Δ(x)]";
             out.push(plot::line_plot(
                 dir,
@@ -271,13 +277,12 @@ impl Experiment for ErrorOnTraining {
         Ok(out)
     }
 
-    fn report(&self, stored: &ResultsFile) -> ReportSection {
-        match serde_json::from_value::<Stored>(stored.results.clone()) {
-            Ok(st) if st.runs.iter().all(|r| !r.mc.is_empty()) && !st.runs.is_empty() => {
-                report_section(&st)
-            }
-            Ok(_) => ReportSection::unreadable("no Monte Carlo epoch"),
-            Err(e) => ReportSection::unreadable(e),
+    fn report(&self, stored: &ftnn_lab::Stored<Params, Results>) -> ReportSection {
+        let st = &stored.results;
+        if st.runs.iter().all(|r| !r.mc.is_empty()) && !st.runs.is_empty() {
+            report_section(st)
+        } else {
+            ReportSection::unreadable("no Monte Carlo epoch")
         }
     }
 }
@@ -376,10 +381,11 @@ fn experiment(params: &Params, data: &Dataset, s: &Snapshot) -> anyhow::Result<M
     })
 }
 
-/// The stored `results`.
-#[derive(Deserialize)]
-struct Stored {
-    runs: Vec<Run>,
+/// The stored `results` of `error-on-training`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    /// One per training run.
+    pub runs: Vec<Run>,
 }
 
 /// The bounds' point at the epoch of `m`.
@@ -443,7 +449,7 @@ fn describe(run: &Run) -> String {
     )
 }
 
-fn summarise(params: &Params, runs: Vec<Run>) -> Outcome {
+fn summarise(params: &Params, runs: Vec<Run>) -> Outcome<Results> {
     let conclusion = format!(
         "[13,20,19,1] sigmoid, MAE loss, Adadelta, {} epochs; p = {} at h1. First-order change \
          of the MAE loss under crashes, E_x[sign(f − y) · E Δ]. {}.",
@@ -469,7 +475,7 @@ fn summarise(params: &Params, runs: Vec<Run>) -> Outcome {
         })
         .collect();
     Outcome {
-        results: serde_json::json!({ "runs": runs }),
+        results: Results { runs },
         conclusion,
         tables: vec![Csv {
             name: "epochs.csv".into(),
@@ -556,7 +562,7 @@ fn run_rows(run: &Run, compared: bool) -> (Vec<PaperRow>, Vec<String>) {
     (rows, differs)
 }
 
-fn report_section(st: &Stored) -> ReportSection {
+fn report_section(st: &Results) -> ReportSection {
     let mut rows = Vec::new();
     let mut differs = Vec::new();
     for (i, run) in st.runs.iter().enumerate() {
@@ -611,7 +617,7 @@ fn report_section(st: &Stored) -> ReportSection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::{run_experiment, Paths, RunStatus};
+    use ftnn_lab::{run_experiment, Paths, RunStatus};
     use ftnn_model::Init;
     use indicatif::{MultiProgress, ProgressDrawTarget};
     use rand::SeedableRng;
@@ -625,8 +631,7 @@ mod tests {
 
     #[test]
     fn snapshots_restore_the_network() {
-        let params: Params =
-            serde_json::from_value(ErrorOnTraining.params(Profile::Smoke)).unwrap();
+        let params: Params = ErrorOnTraining.params(Profile::Smoke);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let net = Mlp::init(
             &params.sizes,
@@ -660,13 +665,15 @@ mod tests {
             panic!("expected a run, got {status:?}");
         };
         assert_eq!(figures.len(), 5);
-        let stored = ResultsFile::load(&paths.results_file(exp.id())).unwrap();
-        let st: Stored = serde_json::from_value(stored.results.clone()).unwrap();
+        let stored = ftnn_lab::ResultsFile::load(&paths.results_file(exp.id())).unwrap();
+        let st = ftnn_lab::Stored::<Params, Results>::from_file(&stored)
+            .unwrap()
+            .results;
         assert_eq!(st.runs.len(), 2);
         assert!(st
             .runs
             .iter()
             .all(|r| r.epochs.len() == 20 && r.mc.len() == 2));
-        assert_eq!(exp.report(&stored).rows.len(), 6);
+        assert_eq!(ftnn_lab::AnyExperiment::report(&exp, &stored).rows.len(), 6);
     }
 }

@@ -23,11 +23,11 @@
 //!   y it is about 0.48 (the noise adds its own roughness), so the notebook's number is the
 //!   clean one. Both are reported, and the same quantity for the fit.
 
-use crate::report::{PaperRow, ReportSection, Verdict};
-use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
-use crate::Profile;
 use candle_core::{DType, Device, Tensor, Var};
 use ftnn_continuity::{forward_difference, gaussian_kernel, smooth_parts_f64, Smoother};
+use ftnn_lab::Profile;
+use ftnn_lab::{Context, Csv, Experiment, Outcome};
+use ftnn_lab::{PaperRow, ReportSection, Verdict};
 use ftnn_plot::{self as plot, Axes, Series};
 use ftnn_train::Optimizer;
 use rand::SeedableRng;
@@ -104,6 +104,9 @@ const PAPER_TV: f64 = 31.73;
 const PAPER_SMOOTH: f64 = 0.470;
 
 impl Experiment for FilterPlayground {
+    type Params = Params;
+    type Results = FilterResult;
+
     fn id(&self) -> &'static str {
         "filter-playground"
     }
@@ -113,9 +116,9 @@ impl Experiment for FilterPlayground {
     fn origin(&self) -> &'static str {
         "FilterPlayground.ipynb"
     }
-    fn params(&self, _profile: Profile) -> serde_json::Value {
+    fn params(&self, _profile: Profile) -> Params {
         // A second of work at the paper's settings: every profile runs them.
-        serde_json::to_value(Params {
+        Params {
             n: 1000,
             x_max: 50.0,
             noise: 0.2,
@@ -124,12 +127,10 @@ impl Experiment for FilterPlayground {
             lr: 0.005,
             steps: 500,
             seed: 0,
-        })
-        .expect("plain data")
+        }
     }
 
-    fn run(&self, ctx: &Context) -> anyhow::Result<Outcome> {
-        let params: Params = ctx.params()?;
+    fn run(&self, ctx: &Context, params: &Params) -> anyhow::Result<Outcome<FilterResult>> {
         let r = ctx.step("fit", || fit(ctx, &params))?;
         let conclusion = format!(
             "Σ|Δ sin| = {:.2} (paper 31.73); mean|s − g_{} ⋆ s| = {:.3} on the clean sine (paper \
@@ -164,7 +165,7 @@ impl Experiment for FilterPlayground {
             })
             .collect();
         Ok(Outcome {
-            results: serde_json::to_value(&r)?,
+            results: r,
             conclusion,
             tables: vec![Csv {
                 name: "signal.csv".into(),
@@ -174,15 +175,19 @@ impl Experiment for FilterPlayground {
         })
     }
 
-    fn figures(&self, stored: &ResultsFile, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-        let r: FilterResult = serde_json::from_value(stored.results.clone())?;
+    fn figures(
+        &self,
+        stored: &ftnn_lab::Stored<Params, FilterResult>,
+        dir: &Path,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        let r = &stored.results;
         let signal = plot::line_plot(
             dir,
             "fit",
             &Axes::new(
                 format!(
                     "L1 + smooth() fit of a noisy sine (ψ_d = {}, ψ_s = {})",
-                    stored.params["psi_d"], stored.params["psi_s"]
+                    stored.params.psi_d, stored.params.psi_s
                 ),
                 "x",
                 "value",
@@ -207,11 +212,8 @@ impl Experiment for FilterPlayground {
         Ok(vec![signal, objective])
     }
 
-    fn report(&self, stored: &ResultsFile) -> ReportSection {
-        match serde_json::from_value::<FilterResult>(stored.results.clone()) {
-            Ok(r) => report_section(&r),
-            Err(e) => ReportSection::unreadable(e),
-        }
+    fn report(&self, stored: &ftnn_lab::Stored<Params, FilterResult>) -> ReportSection {
+        report_section(&stored.results)
     }
 }
 
@@ -434,16 +436,21 @@ mod tests {
 
     #[test]
     fn smoke_profile_reproduces_the_check_numbers_and_denoises() {
-        use crate::runner::{run_experiment, Paths};
+        use ftnn_lab::{run_experiment, Paths};
         use indicatif::{MultiProgress, ProgressDrawTarget};
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths::beside(dir.path().join("results"));
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::hidden());
         let exp = FilterPlayground;
         run_experiment(&exp, Profile::Smoke, &paths, false, None, &multi).unwrap();
-        let stored = ResultsFile::load(&paths.results_file(exp.id())).unwrap();
-        assert_eq!(exp.report(&stored).verdict, Verdict::Reproduced);
-        let r: FilterResult = serde_json::from_value(stored.results).unwrap();
+        let stored = ftnn_lab::ResultsFile::load(&paths.results_file(exp.id())).unwrap();
+        assert_eq!(
+            ftnn_lab::AnyExperiment::report(&exp, &stored).verdict,
+            Verdict::Reproduced
+        );
+        let r = ftnn_lab::Stored::<Params, FilterResult>::from_file(&stored)
+            .unwrap()
+            .results;
         assert!(
             r.fit_error < 0.7 * r.noise_error,
             "{} vs {}",

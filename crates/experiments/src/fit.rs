@@ -1,48 +1,41 @@
 //! Log–log slope fits (SPEC §8). The fit itself ([`fit_loglog`], [`LogLogFit`]) lives in
-//! `ftnn_decay::fit` and is re-exported here; this module keeps [`StoredFit`], a fit read back
-//! from stored JSON results.
+//! `ftnn_decay::fit` and is re-exported here, with what the figures and reports do with a stored
+//! fit ([`FitText`]) and [`series_with_fit`].
 
 pub use ftnn_decay::fit::{fit_loglog, LogLogFit};
-use serde::Deserialize;
 
-/// A [`LogLogFit`] read back from stored results, where JSON wrote NaN as `null` (a fit over
-/// fewer than three widths has no slope standard error).
-#[derive(Debug, Clone, Deserialize)]
-pub struct StoredFit {
-    /// Slope, if finite when stored.
-    pub slope: Option<f64>,
-    /// Intercept, if finite when stored.
-    pub intercept: Option<f64>,
-    /// Standard error of the slope, if finite when stored.
-    pub slope_stderr: Option<f64>,
+/// A fit as stored in results (NaN slopes and standard errors survive the store).
+pub type StoredFit = LogLogFit;
+
+/// Figure lines and report text of a fit.
+pub trait FitText {
+    /// The slope's standard error (NaN when missing).
+    fn stderr(&self) -> f64;
+    /// The fitted line `log y = a log n + c` over `[from, to]`, for a log–log plot.
+    fn line(&self, name: &str, from: f64, to: f64) -> ftnn_plot::FitLine;
+    /// `+0.038 ± 0.013`.
+    fn text(&self) -> String;
 }
 
-impl StoredFit {
-    /// The slope (NaN when missing).
-    pub fn slope(&self) -> f64 {
-        self.slope.unwrap_or(f64::NAN)
+impl FitText for LogLogFit {
+    fn stderr(&self) -> f64 {
+        self.slope_stderr
     }
-    /// The slope's standard error (NaN when missing).
-    pub fn stderr(&self) -> f64 {
-        self.slope_stderr.unwrap_or(f64::NAN)
-    }
-    /// The fitted line `log y = a log n + c` over `[from, to]`, for a log–log plot.
-    pub fn line(&self, name: &str, from: f64, to: f64) -> ftnn_plot::FitLine {
+    fn line(&self, name: &str, from: f64, to: f64) -> ftnn_plot::FitLine {
         ftnn_plot::FitLine::new(
             name,
-            self.slope(),
-            self.intercept.unwrap_or(f64::NAN),
-            self.stderr(),
+            self.slope,
+            self.intercept,
+            self.slope_stderr,
             from,
             to,
         )
     }
-    /// `+0.038 ± 0.013`.
-    pub fn text(&self) -> String {
+    fn text(&self) -> String {
         format!(
             "{} ± {:.3}",
-            ftnn_plot::signed(self.slope(), 3),
-            self.stderr()
+            ftnn_plot::signed(self.slope, 3),
+            self.slope_stderr
         )
     }
 }

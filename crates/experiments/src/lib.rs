@@ -23,23 +23,14 @@ pub mod filter_playground;
 pub mod fit;
 pub mod mnist_training;
 pub mod ntk;
-pub mod profile;
 pub mod regularization;
-pub mod report;
 pub mod riemann;
-pub mod runner;
-pub mod store;
 pub mod taylor_checks;
 
-pub use profile::Profile;
-pub use report::{write_report, PaperRow, ReportSection, Verdict};
-pub use runner::{
-    draw_figures, merge_experiment, run_experiment, Context, Experiment, Outcome, Paths, RunStatus,
-    Shard, ShardIncomplete,
-};
+use ftnn_lab::AnyExperiment;
 
 /// Every registered experiment, in the order `reproduce-all` runs them.
-pub fn registry() -> Vec<Box<dyn Experiment>> {
+pub fn registry() -> Vec<Box<dyn AnyExperiment>> {
     vec![
         Box::new(error_comparison_random::ErrorComparisonRandom),
         Box::new(error_comparison_boston::ErrorComparisonBoston),
@@ -61,6 +52,6 @@ pub fn registry() -> Vec<Box<dyn Experiment>> {
 }
 
 /// Looks an experiment up by id.
-pub fn find(id: &str) -> Option<Box<dyn Experiment>> {
+pub fn find(id: &str) -> Option<Box<dyn AnyExperiment>> {
     registry().into_iter().find(|e| e.id() == id)
 }

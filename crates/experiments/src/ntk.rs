@@ -13,11 +13,11 @@
 //! ξ_i ~ Bernoulli(p) independent, so `Var Δ = p(1−p) Σ_i w_i² y_i²` exactly; each Monte Carlo
 //! estimate is checked against it.
 
-use crate::fit::StoredFit;
 use crate::fit::{fit_loglog, LogLogFit};
-use crate::report::{PaperRow, ReportSection, Verdict};
-use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
-use crate::Profile;
+use crate::fit::{FitText, StoredFit};
+use ftnn_lab::Profile;
+use ftnn_lab::{Context, Csv, Experiment, Outcome};
+use ftnn_lab::{PaperRow, ReportSection, Verdict};
 use ftnn_model::{Activation, FailureVector, Init, Inputs, Mlp, MonteCarlo};
 use ftnn_plot::{self as plot, Axes, LogLogSeries, Series};
 use rand::SeedableRng;
@@ -82,6 +82,9 @@ const SCHEMES: [(&str, Init); 2] = [
 ];
 
 impl Experiment for Ntk {
+    type Params = Params;
+    type Results = Results;
+
     fn id(&self) -> &'static str {
         "ntk"
     }
@@ -91,7 +94,7 @@ impl Experiment for Ntk {
     fn origin(&self) -> &'static str {
         "NTK.ipynb"
     }
-    fn params(&self, profile: Profile) -> serde_json::Value {
+    fn params(&self, profile: Profile) -> Params {
         let all = vec![1, 5, 10, 50, 100, 500, 1000, 5000, 10_000];
         let p = match profile {
             Profile::Smoke => Params {
@@ -119,11 +122,10 @@ impl Experiment for Ntk {
                 seed: 0,
             },
         };
-        serde_json::to_value(p).expect("plain data")
+        p
     }
 
-    fn run(&self, ctx: &Context) -> anyhow::Result<Outcome> {
-        let params: Params = ctx.params()?;
+    fn run(&self, ctx: &Context, params: &Params) -> anyhow::Result<Outcome<Results>> {
         let bar = ctx.progress(params.widths.len() as u64, "ntk: widths");
         let mut results = Vec::new();
         for &n in &params.widths {
@@ -136,13 +138,13 @@ impl Experiment for Ntk {
         Ok(summarise(&params, results))
     }
 
-    fn figures(&self, stored: &ResultsFile, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-        let st: Stored = serde_json::from_value(stored.results.clone())?;
-        let p = stored
-            .params
-            .get("p")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(0.5);
+    fn figures(
+        &self,
+        stored: &ftnn_lab::Stored<Params, Results>,
+        dir: &Path,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        let st = &stored.results;
+        let p = stored.params.p;
         let widths: Vec<f64> = st.widths.iter().map(|w| w.width as f64).collect();
         let (lo, hi) = (widths[0], widths[widths.len() - 1]);
         let mut series = Vec::new();
@@ -214,11 +216,12 @@ impl Experiment for Ntk {
         Ok(vec![std_plot, check])
     }
 
-    fn report(&self, stored: &ResultsFile) -> ReportSection {
-        match serde_json::from_value::<Stored>(stored.results.clone()) {
-            Ok(st) if st.fits.len() == 2 && !st.widths.is_empty() => report_section(&st),
-            Ok(_) => ReportSection::unreadable("unexpected shape"),
-            Err(e) => ReportSection::unreadable(e),
+    fn report(&self, stored: &ftnn_lab::Stored<Params, Results>) -> ReportSection {
+        let st = &stored.results;
+        if st.fits.len() == 2 && !st.widths.is_empty() {
+            report_section(st)
+        } else {
+            ReportSection::unreadable("unexpected shape")
         }
     }
 }
@@ -232,15 +235,16 @@ fn scheme_label(scheme: &str) -> &str {
     }
 }
 
-/// The stored `results` of `ntk` (NaN is stored as `null`, hence the options in the fits).
-#[derive(Deserialize)]
-struct Stored {
+/// The stored `results` of `ntk`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
     widths: Vec<WidthResult>,
     fits: Vec<SchemeFit>,
 }
 
-#[derive(Deserialize)]
-struct SchemeFit {
+/// The fits of one initialisation scheme.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SchemeFit {
     scheme: String,
     fit: StoredFit,
     tail_fit: StoredFit,
@@ -251,7 +255,7 @@ struct SchemeFit {
 const PAPER_LEVEL: f64 = 0.265;
 
 /// The paper's numbers beside ours (SPEC §10).
-fn report_section(st: &Stored) -> ReportSection {
+fn report_section(st: &Results) -> ReportSection {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let (lecun, cont) = (&st.fits[0], &st.fits[1]);
     let first = st.widths[0].width;
@@ -277,16 +281,16 @@ fn report_section(st: &Stored) -> ReportSection {
     } else {
         Verdict::Differs(format!("{:+.0} % from 0.265", 100.0 * off))
     };
-    let flat = lecun.fit.slope().abs() < 0.1;
+    let flat = lecun.fit.slope.abs() < 0.1;
     let flat_verdict = if flat {
         Verdict::Reproduced
     } else {
         Verdict::Differs(format!(
             "std Δ changes with width (slope {})",
-            ftnn_plot::signed(lecun.fit.slope(), 3)
+            ftnn_plot::signed(lecun.fit.slope, 3)
         ))
     };
-    let tail = cont.tail_fit.slope();
+    let tail = cont.tail_fit.slope;
     let cont_verdict = Verdict::NotComparable(if (tail + 0.5).abs() < 0.1 {
         "not in the paper; agrees with the theory's −0.5".into()
     } else {
@@ -346,7 +350,7 @@ fn report_section(st: &Stored) -> ReportSection {
         )),
         (false, _) => Verdict::Differs(format!(
             "LeCun std Δ is not width-independent (slope {})",
-            ftnn_plot::signed(lecun.fit.slope(), 3)
+            ftnn_plot::signed(lecun.fit.slope, 3)
         )),
     };
     let notes = format!(
@@ -418,7 +422,7 @@ fn width_result(params: &Params, n: usize) -> anyhow::Result<WidthResult> {
 }
 
 /// Slope fits, the CSV table and the conclusion.
-fn summarise(params: &Params, results: Vec<WidthResult>) -> Outcome {
+fn summarise(params: &Params, results: Vec<WidthResult>) -> Outcome<Results> {
     let widths: Vec<f64> = results.iter().map(|r| r.width as f64).collect();
     let mut fits: Vec<(String, LogLogFit)> = Vec::new();
     // The asymptotic regime: widths of at least TAIL_FROM (all widths if fewer than 3 qualify).
@@ -502,12 +506,19 @@ fn summarise(params: &Params, results: Vec<WidthResult>) -> Outcome {
         dev = 100.0 * max_dev,
     );
     Outcome {
-        results: serde_json::json!({
-            "widths": results,
-            "fits": fits.iter().zip(&tail_fits).map(|((n, f), t)| serde_json::json!({
-                "scheme": n, "fit": f, "tail_fit": t, "tail_from": widths[tail[0]],
-            })).collect::<Vec<_>>(),
-        }),
+        results: Results {
+            widths: results,
+            fits: fits
+                .iter()
+                .zip(&tail_fits)
+                .map(|((n, f), t)| SchemeFit {
+                    scheme: n.to_string(),
+                    fit: f.clone(),
+                    tail_fit: t.clone(),
+                    tail_from: widths[tail[0]],
+                })
+                .collect(),
+        },
         conclusion,
         tables: vec![Csv {
             name: "widths.csv".into(),

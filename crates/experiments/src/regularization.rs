@@ -13,9 +13,9 @@ use crate::mnist_training::{
     group_by_value, job_seed, linspace, logspace, mean, measure, sd, train_net, CrashEvalParams,
     DataParams, LazyMnist, NetQuantities, Quantity,
 };
-use crate::report::{PaperRow, ReportSection, Verdict};
-use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
-use crate::Profile;
+use ftnn_lab::Profile;
+use ftnn_lab::{Context, Csv, Experiment, Outcome};
+use ftnn_lab::{PaperRow, ReportSection, Verdict};
 use ftnn_plot::{self as plot, Axes, LogLogSeries};
 use ftnn_train::{Regularizer, TrainConfig};
 use serde::{Deserialize, Serialize};
@@ -66,8 +66,9 @@ pub struct NetRecord {
 
 /// The stored `results`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Stored {
-    nets: Vec<NetRecord>,
+pub struct Results {
+    /// Every network.
+    pub nets: Vec<NetRecord>,
 }
 
 /// The λ the paper reports on, and where its network collapses.
@@ -85,6 +86,9 @@ fn paper_lambdas() -> Vec<f64> {
 }
 
 impl Experiment for Regularization {
+    type Params = Params;
+    type Results = Results;
+
     fn id(&self) -> &'static str {
         "regularization"
     }
@@ -94,7 +98,7 @@ impl Experiment for Regularization {
     fn origin(&self) -> &'static str {
         "Regularization.ipynb"
     }
-    fn params(&self, profile: Profile) -> serde_json::Value {
+    fn params(&self, profile: Profile) -> Params {
         let (lambdas, nets, epochs, data, repetitions) = match profile {
             Profile::Smoke => (
                 vec![1e-5, PAPER_LAMBDA, COLLAPSE_LAMBDA],
@@ -110,7 +114,7 @@ impl Experiment for Regularization {
             Profile::Quick => (paper_lambdas(), 2, 5, DataParams::full(1000), 3),
             Profile::Paper => (paper_lambdas(), 5, 10, DataParams::full(1000), 5),
         };
-        serde_json::to_value(Params {
+        Params {
             sizes: vec![784, 100, 50, 10],
             lambdas,
             vardelta_p: 0.05,
@@ -123,12 +127,10 @@ impl Experiment for Regularization {
             },
             data,
             seed: 0,
-        })
-        .expect("plain data")
+        }
     }
 
-    fn run(&self, ctx: &Context) -> anyhow::Result<Outcome> {
-        let params: Params = ctx.params()?;
+    fn run(&self, ctx: &Context, params: &Params) -> anyhow::Result<Outcome<Results>> {
         let data = LazyMnist::new(params.data.clone());
         let mut keys = Vec::new();
         for i in 0..params.lambdas.len() {
@@ -143,8 +145,12 @@ impl Experiment for Regularization {
         summarise(&params, nets)
     }
 
-    fn figures(&self, stored: &ResultsFile, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-        let st: Stored = serde_json::from_value(stored.results.clone())?;
+    fn figures(
+        &self,
+        stored: &ftnn_lab::Stored<Params, Results>,
+        dir: &Path,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        let st = &stored.results;
         let groups = group_by_value(&st.nets, |n| n.lambda);
         let lambdas: Vec<f64> = groups.iter().map(|g| g.0).collect();
         let column = |q: Quantity| -> Vec<Vec<f64>> {
@@ -153,16 +159,8 @@ impl Experiment for Regularization {
                 .map(|g| g.1.iter().map(|n| n.quantities.get(q)).collect())
                 .collect()
         };
-        let p_inf = stored
-            .params
-            .pointer("/crash/p_inf")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(0.05);
-        let vardelta_p = stored
-            .params
-            .get("vardelta_p")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(0.05);
+        let p_inf = stored.params.crash.p_inf;
+        let vardelta_p = stored.params.vardelta_p;
         // One point per network, the mean over networks with a ± 1 sd band (of the log).
         let series = |qs: [Quantity; 2], keep: &dyn Fn(f64) -> bool| -> Vec<LogLogSeries> {
             qs.iter()
@@ -221,12 +219,12 @@ impl Experiment for Regularization {
         Ok(out)
     }
 
-    fn report(&self, stored: &ResultsFile) -> ReportSection {
-        match serde_json::from_value::<Stored>(stored.results.clone()) {
-            Ok(st) if !st.nets.is_empty() => report_section(&st),
-            Ok(_) => ReportSection::unreadable("no networks"),
-            Err(e) => ReportSection::unreadable(e),
+    fn report(&self, stored: &ftnn_lab::Stored<Params, Results>) -> ReportSection {
+        let st = &stored.results;
+        if st.nets.is_empty() {
+            return ReportSection::unreadable("no networks");
         }
+        report_section(st)
     }
 }
 
@@ -352,7 +350,7 @@ impl Findings {
 }
 
 /// The table and the conclusion.
-fn summarise(params: &Params, nets: Vec<NetRecord>) -> anyhow::Result<Outcome> {
+fn summarise(params: &Params, nets: Vec<NetRecord>) -> anyhow::Result<Outcome<Results>> {
     let summary = per_lambda(&nets);
     let findings = Findings::of(&nets).ok_or_else(|| anyhow::anyhow!("no networks"))?;
     let mut text = vec![format!(
@@ -413,7 +411,7 @@ fn summarise(params: &Params, nets: Vec<NetRecord>) -> anyhow::Result<Outcome> {
         })
         .collect();
     Ok(Outcome {
-        results: serde_json::to_value(Stored { nets })?,
+        results: Results { nets },
         conclusion: text.join(" "),
         tables: vec![Csv {
             name: "lambdas.csv".into(),
@@ -440,7 +438,7 @@ fn pm(v: (f64, f64)) -> String {
 }
 
 /// The paper's numbers beside ours.
-fn report_section(st: &Stored) -> ReportSection {
+fn report_section(st: &Results) -> ReportSection {
     let Some(f) = Findings::of(&st.nets) else {
         return ReportSection::unreadable("no networks");
     };
@@ -585,7 +583,7 @@ mod tests {
     #[test]
     fn every_profile_has_the_claims_lambdas() {
         for profile in [Profile::Smoke, Profile::Quick, Profile::Paper] {
-            let p: Params = serde_json::from_value(Regularization.params(profile)).unwrap();
+            let p: Params = Regularization.params(profile);
             assert!(p.lambdas.contains(&PAPER_LAMBDA), "{profile}");
             assert!(p
                 .lambdas

@@ -18,10 +18,10 @@
 //! The paper gives only the figure, so the verdict is "not comparable".
 
 use crate::fit::fit_loglog;
-use crate::fit::StoredFit;
-use crate::report::{PaperRow, ReportSection, Verdict};
-use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
-use crate::Profile;
+use crate::fit::{FitText, StoredFit};
+use ftnn_lab::Profile;
+use ftnn_lab::{Context, Csv, Experiment, Outcome};
+use ftnn_lab::{PaperRow, ReportSection, Verdict};
 use ftnn_plot::{self as plot, Axes, LogLogSeries, Series};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -91,6 +91,9 @@ pub fn simpson(f: impl Fn(f64) -> f64, a: f64, b: f64, n: usize) -> f64 {
 }
 
 impl Experiment for Riemann {
+    type Params = Params;
+    type Results = Results;
+
     fn id(&self) -> &'static str {
         "riemann"
     }
@@ -100,7 +103,7 @@ impl Experiment for Riemann {
     fn origin(&self) -> &'static str {
         "Riemann.ipynb"
     }
-    fn params(&self, profile: Profile) -> serde_json::Value {
+    fn params(&self, profile: Profile) -> Params {
         let (error_ns, simpson_intervals) = match profile {
             Profile::Smoke => (vec![10, 20, 30, 40, 80, 160], 1 << 12),
             Profile::Quick => (vec![10, 20, 30, 40, 80, 160, 320, 640, 1280], 1 << 16),
@@ -109,18 +112,16 @@ impl Experiment for Riemann {
                 1 << 20,
             ),
         };
-        serde_json::to_value(Params {
+        Params {
             a: 0.0,
             b: 1.0,
             bars: vec![10, 20, 30],
             error_ns,
             simpson_intervals,
-        })
-        .expect("plain data")
+        }
     }
 
-    fn run(&self, ctx: &Context) -> anyhow::Result<Outcome> {
-        let p: Params = ctx.params()?;
+    fn run(&self, _ctx: &Context, p: &Params) -> anyhow::Result<Outcome<Results>> {
         anyhow::ensure!(p.b > p.a, "empty range [{}, {}]", p.a, p.b);
         let integral = simpson(z, p.a, p.b, p.simpson_intervals);
         let coarse = simpson(z, p.a, p.b, p.simpson_intervals / 2);
@@ -188,15 +189,15 @@ impl Experiment for Riemann {
             mid_fit.slope,
         );
         Ok(Outcome {
-            results: serde_json::json!({
-                "integral": integral,
-                "simpson_error": simpson_error,
-                "bars": bars,
-                "errors": errors,
-                "left_fit": left_fit,
-                "midpoint_fit": mid_fit,
-                "left_coefficient": h_coef_left,
-            }),
+            results: Results {
+                integral,
+                simpson_error,
+                bars,
+                errors,
+                left_fit,
+                midpoint_fit: mid_fit,
+                left_coefficient: h_coef_left,
+            },
             conclusion,
             tables: vec![Csv {
                 name: "sums.csv".into(),
@@ -206,9 +207,13 @@ impl Experiment for Riemann {
         })
     }
 
-    fn figures(&self, stored: &ResultsFile, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-        let st: Stored = serde_json::from_value(stored.results.clone())?;
-        let p: Params = serde_json::from_value(stored.params.clone())?;
+    fn figures(
+        &self,
+        stored: &ftnn_lab::Stored<Params, Results>,
+        dir: &Path,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        let st = &stored.results;
+        let p = &stored.params;
         let mut out = Vec::new();
         let fine = 600;
         let ts: Vec<f64> = (0..=fine)
@@ -273,11 +278,8 @@ impl Experiment for Riemann {
         Ok(out)
     }
 
-    fn report(&self, stored: &ResultsFile) -> ReportSection {
-        let st: Stored = match serde_json::from_value(stored.results.clone()) {
-            Ok(st) => st,
-            Err(e) => return ReportSection::unreadable(e),
-        };
+    fn report(&self, stored: &ftnn_lab::Stored<Params, Results>) -> ReportSection {
+        let st = &stored.results;
         let mut rows: Vec<PaperRow> = st
             .bars
             .iter()
@@ -307,9 +309,9 @@ impl Experiment for Riemann {
             "— (theory: −1 left, −2 midpoint)",
             format!(
                 "{:+.3} ± {:.3} (left); {:+.3} ± {:.3} (midpoint)",
-                st.left_fit.slope(),
+                st.left_fit.slope,
                 st.left_fit.stderr(),
-                st.midpoint_fit.slope(),
+                st.midpoint_fit.slope,
                 st.midpoint_fit.stderr()
             ),
             Verdict::NotComparable("figure only; agrees with the theory's rates".into()),
@@ -327,13 +329,21 @@ impl Experiment for Riemann {
     }
 }
 
-/// The stored `results` of `riemann` (NaN is stored as `null`, hence the options).
-#[derive(Deserialize)]
-struct Stored {
-    integral: f64,
-    simpson_error: f64,
-    bars: Vec<SumsAt>,
-    errors: Vec<SumsAt>,
-    left_fit: StoredFit,
-    midpoint_fit: StoredFit,
+/// The stored `results` of `riemann`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    /// The integral (Simpson).
+    pub integral: f64,
+    /// Estimated error of the Simpson integral.
+    pub simpson_error: f64,
+    /// The sums drawn as bars.
+    pub bars: Vec<SumsAt>,
+    /// The sums whose errors are fitted.
+    pub errors: Vec<SumsAt>,
+    /// Fit of the left-sum error against n.
+    pub left_fit: StoredFit,
+    /// Fit of the midpoint-sum error against n.
+    pub midpoint_fit: StoredFit,
+    /// The leading coefficient of the left-sum error.
+    pub left_coefficient: f64,
 }

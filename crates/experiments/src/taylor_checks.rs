@@ -36,11 +36,11 @@
 //! fitted slope; the paper's own −1.08 sits 0.08 from −1 on the other side. A fit over d ≥ 4
 //! only is reported beside it.
 
-use crate::fit::StoredFit;
+use crate::fit::FitText;
 use crate::fit::{fit_loglog, LogLogFit};
-use crate::report::{PaperRow, ReportSection, Verdict};
-use crate::runner::{Context, Csv, Experiment, Outcome, ResultsFile};
-use crate::Profile;
+use ftnn_lab::Profile;
+use ftnn_lab::{Context, Csv, Experiment, Outcome};
+use ftnn_lab::{PaperRow, ReportSection, Verdict};
 use ftnn_model::{exact_delta, Activation, Dense, FailureVector, Init, Inputs, Mlp, MonteCarlo};
 use ftnn_plot::{self as plot, Axes, BarOrder, LogLogSeries, Series};
 use rand::SeedableRng;
@@ -170,6 +170,9 @@ pub const SLOPE_TOLERANCE: f64 = 0.15;
 pub const Z_TOLERANCE: f64 = 3.0;
 
 impl Experiment for TaylorChecks {
+    type Params = Params;
+    type Results = Results;
+
     fn id(&self) -> &'static str {
         "taylor-checks"
     }
@@ -179,7 +182,7 @@ impl Experiment for TaylorChecks {
     fn origin(&self) -> &'static str {
         "BostonTh7Test.ipynb, Bound5-test.ipynb"
     }
-    fn params(&self, profile: Profile) -> serde_json::Value {
+    fn params(&self, profile: Profile) -> Params {
         let (networks, repetitions, dims, draws) = match profile {
             Profile::Smoke => (6, 1_000_000, (1..=8).collect(), 40),
             Profile::Quick => (10, 1_000_000, (1..=12).collect(), 200),
@@ -204,11 +207,10 @@ impl Experiment for TaylorChecks {
                 seed: 1,
             },
         };
-        serde_json::to_value(p).expect("plain data")
+        p
     }
 
-    fn run(&self, ctx: &Context) -> anyhow::Result<Outcome> {
-        let params: Params = ctx.params()?;
+    fn run(&self, ctx: &Context, params: &Params) -> anyhow::Result<Outcome<Results>> {
         let (a, b) = (&params.a, &params.b);
         let bar = ctx.progress(
             (a.networks + b.dims.len()) as u64,
@@ -230,9 +232,13 @@ impl Experiment for TaylorChecks {
         Ok(summarise(&params, nets, dims))
     }
 
-    fn figures(&self, stored: &ResultsFile, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-        let st: Stored = serde_json::from_value(stored.results.clone())?;
-        let params: Params = serde_json::from_value(stored.params.clone())?;
+    fn figures(
+        &self,
+        stored: &ftnn_lab::Stored<Params, Results>,
+        dir: &Path,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        let st = &stored.results;
+        let params = &stored.params;
         let mut out = Vec::new();
         // Part A: deviation of each bound from the Monte Carlo mean in standard errors.
         let k = st.a.nets.len();
@@ -325,28 +331,23 @@ impl Experiment for TaylorChecks {
         Ok(out)
     }
 
-    fn report(&self, stored: &ResultsFile) -> ReportSection {
-        match serde_json::from_value::<Stored>(stored.results.clone()) {
-            Ok(st) if st.a.pooled.len() == 3 && !st.a.nets.is_empty() => report_section(&st),
-            Ok(_) => ReportSection::unreadable("unexpected shape"),
-            Err(e) => ReportSection::unreadable(e),
+    fn report(&self, stored: &ftnn_lab::Stored<Params, Results>) -> ReportSection {
+        let st = &stored.results;
+        if st.a.pooled.len() == 3 && !st.a.nets.is_empty() {
+            report_section(st)
+        } else {
+            ReportSection::unreadable("unexpected shape")
         }
     }
 }
 
-/// The stored results (NaN is stored as `null`, hence the options).
-#[derive(Deserialize)]
-struct Stored {
-    a: PartA,
-    b: StoredB,
-}
-
-#[derive(Deserialize)]
-struct StoredB {
-    dims: Vec<DimResult>,
-    fit_log_of_mean: StoredFit,
-    fit_mean_of_log: StoredFit,
-    tail_fit: StoredFit,
+/// The stored `results` of `taylor-checks`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    /// Part A.
+    pub a: PartA,
+    /// Part B.
+    pub b: PartB,
 }
 
 /// The paper's numbers (SPEC §10).
@@ -355,7 +356,7 @@ const PAPER_B3: f64 = -5.007e-5;
 const PAPER_B4: f64 = -5.410e-5;
 const PAPER_SLOPE: f64 = -1.08;
 
-fn report_section(st: &Stored) -> ReportSection {
+fn report_section(st: &Results) -> ReportSection {
     let get = |b: &str| st.a.pooled.iter().find(|p| p.bound == b);
     let (Some(b3), Some(b4), Some(b5)) = (get("b3"), get("b4"), get("b5")) else {
         return ReportSection::unreadable("missing pooled bounds");
@@ -364,7 +365,7 @@ fn report_section(st: &Stored) -> ReportSection {
     let n1 = &st.a.nets[0];
     let b4_ok = b4.pooled_z.abs() <= Z_TOLERANCE;
     let b3_low = b3.median_ratio < 1.0 && b3.pooled_z.abs() > Z_TOLERANCE;
-    let slope = st.b.fit_log_of_mean.slope();
+    let slope = st.b.fit_log_of_mean.slope;
     let slope_se = st.b.fit_log_of_mean.stderr();
     let slope_ok = (slope + 1.0).abs() <= SLOPE_TOLERANCE;
     let rows = vec![
@@ -418,9 +419,9 @@ fn report_section(st: &Stored) -> ReportSection {
             format!(
                 "{slope:+.3} ± {slope_se:.3} (log of mean, all d); {:+.3} ± {:.3} (d ≥ \
                  {TAIL_FROM}); {:+.3} ± {:.3} (mean of log)",
-                st.b.tail_fit.slope(),
+                st.b.tail_fit.slope,
                 st.b.tail_fit.stderr(),
-                st.b.fit_mean_of_log.slope(),
+                st.b.fit_mean_of_log.slope,
                 st.b.fit_mean_of_log.stderr()
             ),
             if slope_ok {
@@ -552,7 +553,7 @@ fn pooled(name: &str, nets: &[NetResult], f: impl Fn(&NetResult) -> f64) -> Pool
 }
 
 /// Fits, tables and the conclusion.
-fn summarise(params: &Params, nets: Vec<NetResult>, dims: Vec<DimResult>) -> Outcome {
+fn summarise(params: &Params, nets: Vec<NetResult>, dims: Vec<DimResult>) -> Outcome<Results> {
     let pooled = vec![
         pooled("b3", &nets, |n| n.b3),
         pooled("b4", &nets, |n| n.b4),
@@ -651,10 +652,15 @@ fn summarise(params: &Params, nets: Vec<NetResult>, dims: Vec<DimResult>) -> Out
         sse2 = fit_mean_of_log.slope_stderr,
     );
     Outcome {
-        results: serde_json::json!({
-            "a": PartA { nets, pooled },
-            "b": PartB { dims, fit_log_of_mean, fit_mean_of_log, tail_fit },
-        }),
+        results: Results {
+            a: PartA { nets, pooled },
+            b: PartB {
+                dims,
+                fit_log_of_mean,
+                fit_mean_of_log,
+                tail_fit,
+            },
+        },
         conclusion,
         tables: vec![
             Csv {

@@ -2,8 +2,8 @@
 //! their smoke profiles: every job stored, results and figures written, the report filled,
 //! and a sharded run giving the same networks as an unsharded one.
 
-use ftnn_experiments::runner::{run_experiment, Paths, ResultsFile, RunStatus, Shard};
-use ftnn_experiments::{find, Profile};
+use ftnn_experiments::find;
+use ftnn_lab::{run_experiment, Paths, Profile, ResultsFile, RunStatus, Shard};
 use indicatif::{MultiProgress, ProgressDrawTarget};
 
 fn hidden() -> MultiProgress {

@@ -1,14 +1,12 @@
 //! The smoke profiles of `taylor-checks` and `riemann` run end to end, and their stored results
 //! show the behaviour the experiments are about.
 
-use ftnn_experiments::runner::ResultsFile;
 use ftnn_experiments::taylor_checks::{neuron_weights, single_neuron, SLOPE_TOLERANCE};
-use ftnn_experiments::{
-    riemann, run_experiment, taylor_checks, Experiment, Paths, Profile, RunStatus, Verdict,
-};
+use ftnn_experiments::{riemann, taylor_checks};
+use ftnn_lab::{run_experiment, AnyExperiment, Paths, Profile, ResultsFile, RunStatus, Verdict};
 use indicatif::MultiProgress;
 
-fn run(exp: &dyn Experiment) -> (tempfile::TempDir, Paths, ResultsFile) {
+fn run(exp: &dyn AnyExperiment) -> (tempfile::TempDir, Paths, ResultsFile) {
     let dir = tempfile::tempdir().unwrap();
     let multi = MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
     let paths = Paths::new(dir.path().join("results"), dir.path().join("figures"));

@@ -2,13 +2,12 @@
 //! recomputes on --force or when the parameters change; sweeps resume job by job, run in
 //! shards, and merge from the shards' stored jobs.
 
-use ftnn_experiments::runner::{merge_experiment, ResultsFile, Shard, ShardIncomplete};
-use ftnn_experiments::{
-    run_experiment, Context, Experiment, Outcome, PaperRow, Paths, Profile, ReportSection,
-    RunStatus, Verdict,
+use ftnn_lab::{
+    merge_experiment, run_experiment, Context, Experiment, Outcome, PaperRow, Paths, Profile,
+    ReportSection, RunStatus, Shard, ShardIncomplete, Stored, Verdict,
 };
-use ftnn_plot::{self as plot, BarOrder};
 use indicatif::MultiProgress;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -20,7 +19,36 @@ struct Counting {
     size: usize,
 }
 
+/// The parameters of [`Counting`].
+#[derive(Serialize, Deserialize)]
+struct CountingParams {
+    size: usize,
+    profile: Profile,
+}
+
+/// The results of [`Counting`].
+#[derive(Serialize, Deserialize)]
+struct CountingResults {
+    total: usize,
+    steps: Vec<usize>,
+}
+
+/// Writes a stand-in figure `dir/NAME.png` (and `.svg`), as a plot helper would.
+fn figure(dir: &Path, name: &str, title: &str) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(
+        dir.join(format!("{name}.svg")),
+        format!("<svg>{title}</svg>"),
+    )?;
+    let png = dir.join(format!("{name}.png"));
+    std::fs::write(&png, b"\x89PNG\r\n\x1a\n")?;
+    Ok(png)
+}
+
 impl Experiment for Counting {
+    type Params = CountingParams;
+    type Results = CountingResults;
+
     fn id(&self) -> &'static str {
         "counting"
     }
@@ -30,10 +58,13 @@ impl Experiment for Counting {
     fn origin(&self) -> &'static str {
         "none"
     }
-    fn params(&self, profile: Profile) -> serde_json::Value {
-        serde_json::json!({ "size": self.size, "profile": profile })
+    fn params(&self, profile: Profile) -> CountingParams {
+        CountingParams {
+            size: self.size,
+            profile,
+        }
     }
-    fn run(&self, ctx: &Context) -> anyhow::Result<Outcome> {
+    fn run(&self, ctx: &Context, _: &CountingParams) -> anyhow::Result<Outcome<CountingResults>> {
         let mut steps = Vec::new();
         for k in 0..3 {
             steps.push(ctx.step(&format!("step-{k}"), || {
@@ -46,30 +77,21 @@ impl Experiment for Counting {
         }
         let total: usize = steps.iter().sum();
         Ok(Outcome {
-            results: serde_json::json!({ "total": total, "steps": steps }),
+            results: CountingResults { total, steps },
             conclusion: format!("total {total}"),
             tables: vec![],
         })
     }
-    fn figures(&self, stored: &ResultsFile, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-        let steps: Vec<usize> = serde_json::from_value(stored.results["steps"].clone())?;
-        let bars: Vec<(String, f64)> = steps
-            .iter()
-            .enumerate()
-            .map(|(k, &v)| (format!("step {k}"), v as f64))
-            .collect();
-        let png = plot::bar_chart(
-            dir,
-            "steps",
-            "Counting: value of each step",
-            "value",
-            &bars,
-            BarOrder::Descending,
-        )?;
-        Ok(vec![png])
+    fn figures(
+        &self,
+        stored: &Stored<CountingParams, CountingResults>,
+        dir: &Path,
+    ) -> anyhow::Result<Vec<PathBuf>> {
+        assert_eq!(stored.results.steps.len(), 3);
+        Ok(vec![figure(dir, "steps", "Counting: value of each step")?])
     }
-    fn report(&self, stored: &ResultsFile) -> ReportSection {
-        let total = stored.results["total"].as_u64().unwrap_or(0);
+    fn report(&self, stored: &Stored<CountingParams, CountingResults>) -> ReportSection {
+        let total = stored.results.total as u64;
         let verdict = if total == 3 * self.size as u64 {
             Verdict::Reproduced
         } else {
@@ -146,30 +168,6 @@ fn skip_resume_force() {
     }
 }
 
-/// The smoke profile of `ntk` reaches the paper-corrected conclusion: under LeCun scaling the
-/// crash error does not fall with width, under 1/n scaling it falls roughly like n^{−1/2}.
-#[test]
-fn ntk_smoke_shows_the_scaling_contrast() {
-    let dir = tempfile::tempdir().unwrap();
-    let multi = MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
-    let exp = ftnn_experiments::find("ntk").unwrap();
-    let paths = Paths::new(dir.path().join("results"), dir.path().join("figures"));
-    run_experiment(exp.as_ref(), Profile::Smoke, &paths, false, None, &multi).unwrap();
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(paths.results_file("ntk")).unwrap()).unwrap();
-    let slope = |i: usize| v["results"]["fits"][i]["fit"]["slope"].as_f64().unwrap();
-    assert_eq!(v["results"]["fits"][0]["scheme"], "lecun");
-    assert!(slope(0) > -0.1, "LeCun slope {}", slope(0));
-    assert!(slope(1) < -0.3 && slope(1) > -0.7, "1/n slope {}", slope(1));
-    assert!(paths.results.join("ntk/widths.csv").exists());
-    for name in ["std_vs_width", "mc_vs_exact"] {
-        assert!(paths
-            .figures_dir("ntk")
-            .join(format!("{name}.png"))
-            .exists());
-    }
-}
-
 /// The report has a summary, a section per experiment with the paper-vs-ours table, the
 /// verdict and the figures (relative links); an experiment without results says how to run
 /// it. Writing it redraws figures from stored results without recomputing anything.
@@ -186,9 +184,9 @@ fn report_from_stored_results() {
     run_experiment(&exp, Profile::Smoke, &paths, false, None, &multi).unwrap();
     assert_eq!(exp.computed.load(Ordering::SeqCst), 3);
     std::fs::remove_dir_all(&paths.figures).unwrap();
-    let ntk = ftnn_experiments::find("ntk").unwrap();
+    let never_run = Sweep::new();
     let out = dir.path().join("REPORT.md");
-    ftnn_experiments::report::write_report_for(&[&exp, ntk.as_ref()], &paths, &out).unwrap();
+    ftnn_lab::write_report(&[&exp, &never_run], &paths, &out).unwrap();
     assert_eq!(exp.computed.load(Ordering::SeqCst), 3, "nothing recomputed");
     assert!(paths.figures_dir("counting").join("steps.png").exists());
     let md = std::fs::read_to_string(&out).unwrap();
@@ -201,44 +199,16 @@ fn report_from_stored_results() {
         "**Verdict: reproduced**",
         "**Conclusion.** total 21",
         "![counting: steps](figures/counting/steps.png)",
-        "## ntk",
-        "Not run yet: `cargo xtask run ntk`.",
+        "## sweep",
+        "Not run yet: `cargo xtask run sweep`.",
     ] {
         assert!(md.contains(needle), "missing {needle:?} in\n{md}");
     }
     // A report elsewhere links back with relative paths.
     let out2 = dir.path().join("sub/R.md");
-    ftnn_experiments::report::write_report_for(&[&exp], &paths, &out2).unwrap();
+    ftnn_lab::write_report(&[&exp], &paths, &out2).unwrap();
     let md2 = std::fs::read_to_string(&out2).unwrap();
     assert!(md2.contains("](../figures/counting/steps.png)"), "{md2}");
-}
-
-/// `ntk` draws its figures and writes its section from the committed quick-profile results.
-#[test]
-fn ntk_figures_and_report_from_committed_results() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results");
-    let file = root.join("ntk/results.json");
-    let Some(stored) = ResultsFile::load(&file) else {
-        eprintln!("skipped: no {}", file.display());
-        return;
-    };
-    let exp = ftnn_experiments::find("ntk").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let pngs = exp.figures(&stored, dir.path()).unwrap();
-    assert_eq!(pngs.len(), 2);
-    for p in &pngs {
-        let bytes = std::fs::read(p).unwrap();
-        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{}", p.display());
-        assert!(p.with_extension("svg").exists());
-    }
-    let section = exp.report(&stored);
-    assert_eq!(section.rows.len(), 4);
-    assert!(section.rows[0].paper.contains("0.265"));
-    assert!(
-        matches!(section.verdict, Verdict::Reproduced | Verdict::Differs(_)),
-        "{:?}",
-        section.verdict
-    );
 }
 
 /// A sweep of five jobs after one plain step; counts what it computes, and fails at job
@@ -265,7 +235,24 @@ impl Sweep {
     }
 }
 
+/// The parameters of [`Sweep`].
+#[derive(Serialize, Deserialize)]
+struct SweepParams {
+    widths: Vec<u64>,
+    profile: Profile,
+}
+
+/// The results of [`Sweep`].
+#[derive(Serialize, Deserialize)]
+struct SweepResults {
+    values: Vec<u64>,
+    total: u64,
+}
+
 impl Experiment for Sweep {
+    type Params = SweepParams;
+    type Results = SweepResults;
+
     fn id(&self) -> &'static str {
         "sweep"
     }
@@ -275,12 +262,14 @@ impl Experiment for Sweep {
     fn origin(&self) -> &'static str {
         "none"
     }
-    fn params(&self, profile: Profile) -> serde_json::Value {
-        serde_json::json!({ "widths": [1, 10, 100, 1000, 10000], "profile": profile })
+    fn params(&self, profile: Profile) -> SweepParams {
+        SweepParams {
+            widths: vec![1, 10, 100, 1000, 10000],
+            profile,
+        }
     }
-    fn run(&self, ctx: &Context) -> anyhow::Result<Outcome> {
-        let widths: Vec<u64> =
-            serde_json::from_value(ctx.params::<serde_json::Value>()?["widths"].clone())?;
+    fn run(&self, ctx: &Context, params: &SweepParams) -> anyhow::Result<Outcome<SweepResults>> {
+        let widths = &params.widths;
         let offset: u64 = ctx.step("setup", || {
             self.setups.fetch_add(1, Ordering::SeqCst);
             Ok(7)
@@ -296,15 +285,19 @@ impl Experiment for Sweep {
         })?;
         let total: u64 = values.iter().sum();
         Ok(Outcome {
-            results: serde_json::json!({ "values": values, "total": total }),
+            results: SweepResults { values, total },
             conclusion: format!("total {total}"),
             tables: vec![],
         })
     }
-    fn figures(&self, _stored: &ResultsFile, _dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    fn figures(
+        &self,
+        _stored: &Stored<SweepParams, SweepResults>,
+        _dir: &Path,
+    ) -> anyhow::Result<Vec<PathBuf>> {
         Ok(Vec::new())
     }
-    fn report(&self, _stored: &ResultsFile) -> ReportSection {
+    fn report(&self, _stored: &Stored<SweepParams, SweepResults>) -> ReportSection {
         ReportSection {
             rows: Vec::new(),
             verdict: Verdict::Reproduced,
