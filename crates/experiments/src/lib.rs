@@ -1,53 +1,41 @@
-//! # ftnn-experiments — the paper's experiments, reproducible and resumable
+//! # ftnn-experiments — the catalogue of the paper's experiments
 //!
-//! Each experiment of SPEC §10 implements [`Experiment`]: an id, its parameters for each
-//! [`Profile`] (`smoke` for CI, `quick` by default, `paper` for the paper's settings), and a
-//! `run` that returns a JSON result plus a one-paragraph conclusion. The [`runner`] writes
-//! `results/<id>/results.json` atomically, skips an experiment whose results exist for the same
-//! profile and parameters, and lets an experiment checkpoint its independent steps
-//! ([`Context::step`]) so that an interrupted run resumes where it stopped.
+//! Each experiment of SPEC §10 implements [`ftnn_lab::Experiment`] with its own parameter and
+//! result types; [`registry`] lists them in the order `reproduce-all` runs them, and
+//! `cargo xtask` hands it to the lab's driver and report writer. One folder per family
+//! ([`error`], [`limit`], [`training`], [`decay`]), one file or folder per experiment; what
+//! several experiments share lives in [`common`], and no experiment imports another.
 //!
-//! From the stored results alone each experiment draws its figures ([`Experiment::figures`],
-//! with the helpers of `ftnn_plot`) into `figures/<id>/` and writes its section of `REPORT.md`
-//! ([`Experiment::report`], assembled by [`report::write_report`]): the paper's numbers beside
-//! ours and a verdict.
+//! Dependencies point down only: this crate uses `ftnn-lab` (the framework), `ftnn-plot` (the
+//! figures) and the numerical crates (model, bounds, decay, train, data, continuity).
 
-pub mod decay_experiments;
-pub mod decay_sweep;
-pub mod dropout_comparison;
-pub mod error_additivity;
-pub mod error_comparison_boston;
-pub mod error_comparison_random;
-pub mod error_on_training;
-pub mod filter_playground;
-pub mod fit;
-pub mod mnist_training;
-pub mod ntk;
-pub mod regularization;
-pub mod riemann;
-pub mod taylor_checks;
+pub mod common;
+pub mod decay;
+pub mod error;
+pub mod limit;
+pub mod training;
 
 use ftnn_lab::AnyExperiment;
 
 /// Every registered experiment, in the order `reproduce-all` runs them.
 pub fn registry() -> Vec<Box<dyn AnyExperiment>> {
     vec![
-        Box::new(error_comparison_random::ErrorComparisonRandom),
-        Box::new(error_comparison_boston::ErrorComparisonBoston),
-        Box::new(error_on_training::ErrorOnTraining),
-        Box::new(filter_playground::FilterPlayground),
-        Box::new(error_additivity::ErrorAdditivity),
-        Box::new(ntk::Ntk),
-        Box::new(taylor_checks::TaylorChecks),
-        Box::new(riemann::Riemann),
-        Box::new(dropout_comparison::DropoutComparison),
-        Box::new(regularization::Regularization),
-        Box::new(decay_experiments::DecayExperiment::DerivativeDecay),
-        Box::new(decay_experiments::DecayExperiment::WeightDecay),
-        Box::new(decay_experiments::DecayExperiment::WeightDecayContinuity),
-        Box::new(decay_experiments::DecayExperiment::DecayBoston),
-        Box::new(decay_experiments::DecayExperiment::DecayFashion),
-        Box::new(decay_experiments::DecayExperiment::ContinuityFt),
+        Box::new(error::comparison_random::ErrorComparisonRandom),
+        Box::new(error::comparison_boston::ErrorComparisonBoston),
+        Box::new(error::on_training::ErrorOnTraining),
+        Box::new(limit::filter_playground::FilterPlayground),
+        Box::new(error::additivity::ErrorAdditivity),
+        Box::new(limit::ntk::Ntk),
+        Box::new(limit::taylor_checks::TaylorChecks),
+        Box::new(limit::riemann::Riemann),
+        Box::new(training::dropout_comparison::DropoutComparison),
+        Box::new(training::regularization::Regularization),
+        Box::new(decay::experiments::DecayExperiment::DerivativeDecay),
+        Box::new(decay::experiments::DecayExperiment::WeightDecay),
+        Box::new(decay::experiments::DecayExperiment::WeightDecayContinuity),
+        Box::new(decay::experiments::DecayExperiment::DecayBoston),
+        Box::new(decay::experiments::DecayExperiment::DecayFashion),
+        Box::new(decay::experiments::DecayExperiment::ContinuityFt),
     ]
 }
 

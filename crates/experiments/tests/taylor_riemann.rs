@@ -1,8 +1,8 @@
 //! The smoke profiles of `taylor-checks` and `riemann` run end to end, and their stored results
 //! show the behaviour the experiments are about.
 
-use ftnn_experiments::taylor_checks::{neuron_weights, single_neuron, SLOPE_TOLERANCE};
-use ftnn_experiments::{riemann, taylor_checks};
+use ftnn_experiments::limit::taylor_checks::{neuron_weights, single_neuron, SLOPE_TOLERANCE};
+use ftnn_experiments::limit::{riemann, taylor_checks};
 use ftnn_lab::{run_experiment, AnyExperiment, Paths, Profile, ResultsFile, RunStatus, Verdict};
 use indicatif::MultiProgress;
 

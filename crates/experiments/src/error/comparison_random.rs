@@ -10,7 +10,8 @@
 //! Monte Carlo E Δ and std Δ by Pearson correlation, rank loss and clipped relative error
 //! ([`ftnn_bounds::compare_with_experiment`]); b1 is compared with |E Δ|.
 
-use ftnn_bounds::{compare_with_experiment, evaluate, BoundKind, BoundOutput, ComparisonRow};
+use crate::common::parts::{BoundPoints, PartResult, RankingRow};
+use ftnn_bounds::{compare_with_experiment, evaluate, BoundKind, BoundOutput};
 use ftnn_lab::Profile;
 use ftnn_lab::{Context, Csv, Experiment, Outcome};
 use ftnn_lab::{PaperRow, ReportSection, Verdict};
@@ -57,77 +58,11 @@ pub struct Params {
     pub seed: u64,
 }
 
-/// Per-point values of one bound.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BoundPoints {
-    /// Bound name (`b3`, `b1_2`, …).
-    pub name: String,
-    /// Mean per point.
-    pub mean: Vec<f64>,
-    /// Std per point, where the bound has one.
-    pub std: Option<Vec<f64>>,
-}
-
 /// The stored `results` of `error-comparison-random`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Results {
     /// Parts A and B.
     pub parts: Vec<PartResult>,
-}
-
-/// Results of one part.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PartResult {
-    /// `A` or `B`.
-    pub label: String,
-    /// Measured E Δ per point.
-    pub exp_mean: Vec<f64>,
-    /// Measured std Δ per point.
-    pub exp_std: Vec<f64>,
-    /// Standard error of the measured mean per point.
-    pub exp_stderr: Vec<f64>,
-    /// Bound values per point.
-    pub bounds: Vec<BoundPoints>,
-    /// Comparison rows, best |correlation| first.
-    pub ranking: Vec<RankingRow>,
-}
-
-impl PartResult {
-    /// The Pearson correlation of quantity `q` (e.g. `b4 std`), NaN when absent or undefined.
-    pub fn correlation(&self, q: &str) -> f64 {
-        self.ranking
-            .iter()
-            .find(|x| x.quantity == q)
-            .and_then(|x| x.pearson)
-            .unwrap_or(f64::NAN)
-    }
-}
-
-/// A serialisable comparison row.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RankingRow {
-    /// E.g. `b4 std`.
-    pub quantity: String,
-    /// What it is compared with.
-    pub against: String,
-    /// Pearson correlation.
-    pub pearson: Option<f64>,
-    /// Rank loss.
-    pub rank_loss: f64,
-    /// Median clipped relative error.
-    pub median_rel_error: f64,
-}
-
-impl From<&ComparisonRow> for RankingRow {
-    fn from(r: &ComparisonRow) -> Self {
-        Self {
-            quantity: r.quantity.clone(),
-            against: r.against.clone(),
-            pearson: r.pearson,
-            rank_loss: r.rank_loss,
-            median_rel_error: r.median_rel_error,
-        }
-    }
 }
 
 fn part(sizes: &[usize], p: f64, nets: usize, inputs: usize, repetitions: usize) -> PartParams {

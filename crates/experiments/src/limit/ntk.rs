@@ -13,8 +13,8 @@
 //! ξ_i ~ Bernoulli(p) independent, so `Var Δ = p(1−p) Σ_i w_i² y_i²` exactly; each Monte Carlo
 //! estimate is checked against it.
 
-use crate::fit::{fit_loglog, LogLogFit};
-use crate::fit::{FitText, StoredFit};
+use crate::common::fit::{fit_loglog, LogLogFit};
+use crate::common::fit::{FitText, StoredFit};
 use ftnn_lab::Profile;
 use ftnn_lab::{Context, Csv, Experiment, Outcome};
 use ftnn_lab::{PaperRow, ReportSection, Verdict};

@@ -17,8 +17,8 @@
 //! and fit the log–log slopes of |error| against n over a wider set of n (expected −1 and −2).
 //! The paper gives only the figure, so the verdict is "not comparable".
 
-use crate::fit::fit_loglog;
-use crate::fit::{FitText, StoredFit};
+use crate::common::fit::fit_loglog;
+use crate::common::fit::{FitText, StoredFit};
 use ftnn_lab::Profile;
 use ftnn_lab::{Context, Csv, Experiment, Outcome};
 use ftnn_lab::{PaperRow, ReportSection, Verdict};

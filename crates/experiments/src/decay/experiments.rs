@@ -2,7 +2,7 @@
 //! `DerivativeDecay-FC-MNIST`, `WeightDecay-FC-MNIST`, `WeightDecay-Continuity-FC-MNIST` (+
 //! `-Fashion`), `DerivativeWeightDecay-FC-Boston`, `DerivativeWeightDecay-FC-MNIST-Fashion` and
 //! `FaultTolerance-Continuity-FC-MNIST`), as thin specifications over the width-sweep engine
-//! [`crate::decay_sweep`]: which sweeps each profile runs, and the paper's numbers.
+//! [`crate::decay::sweep`]: which sweeps each profile runs, and the paper's numbers.
 //!
 //! **The claim under test.** In the continuous limit (a network whose layers become continuous
 //! functions as n → ∞) the derivative of the loss with respect to one neuron of the first
@@ -40,7 +40,8 @@
 //! Boston at the paper's widths with three networks each ([`DecayExperiment::quick_note`]
 //! says what each experiment gives up).
 
-use crate::decay_sweep::{self, int_linspace, Claim, DataSet, Metric, Results, SweepSpec};
+use crate::common::grids::int_linspace;
+use crate::decay::sweep::{self, Claim, DataSet, Metric, Results, SweepSpec};
 use ftnn_lab::Profile;
 use ftnn_lab::ReportSection;
 use ftnn_lab::{Context, Experiment, Outcome, Stored};
@@ -439,15 +440,15 @@ impl Experiment for DecayExperiment {
             Profile::Smoke => (Profile::Smoke, params.sweeps.clone()),
             Profile::Quick | Profile::Paper => (Profile::Paper, self.paper_sweeps()),
         };
-        let results = decay_sweep::run_sweeps(ctx, &params.sweeps, (target.0, &target.1))?;
-        decay_sweep::outcome(results, &self.claims())
+        let results = sweep::run_sweeps(ctx, &params.sweeps, (target.0, &target.1))?;
+        sweep::outcome(results, &self.claims())
     }
     fn figures(
         &self,
         stored: &Stored<Params, Results>,
         dir: &Path,
     ) -> anyhow::Result<Vec<PathBuf>> {
-        decay_sweep::figures(&stored.results, dir)
+        sweep::figures(&stored.results, dir)
     }
     fn report(&self, stored: &Stored<Params, Results>) -> ReportSection {
         let notes = if stored.profile == Profile::Quick {
@@ -455,7 +456,7 @@ impl Experiment for DecayExperiment {
         } else {
             self.notes().to_string()
         };
-        decay_sweep::report(&stored.results, stored.profile, &self.claims(), &notes)
+        sweep::report(&stored.results, stored.profile, &self.claims(), &notes)
     }
 }
 

@@ -9,7 +9,7 @@
 //! at hidden layer 1. The paper: at λ = 3.25 the crashed accuracy (.9563) almost equals the
 //! correct one (.9595), with b3 variance 3.8e-4; at λ = 100 the network collapses (.668).
 
-use crate::mnist_training::{
+use crate::common::mnist::{
     group_by_value, job_seed, linspace, logspace, mean, measure, sd, train_net, CrashEvalParams,
     DataParams, LazyMnist, NetQuantities, Quantity,
 };

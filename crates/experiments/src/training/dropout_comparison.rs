@@ -12,7 +12,7 @@
 //! .031 and .036) and the correct accuracy worst (.317 / .399): crash tolerance is invisible
 //! in the ordinary accuracy but visible in the bounds.
 
-use crate::mnist_training::{
+use crate::common::mnist::{
     band_series, group_by_value, job_seed, linspace, mean, measure, train_net, CrashEvalParams,
     DataParams, LazyMnist, NetQuantities, Quantity,
 };

@@ -36,8 +36,8 @@
 //! fitted slope; the paper's own −1.08 sits 0.08 from −1 on the other side. A fit over d ≥ 4
 //! only is reported beside it.
 
-use crate::fit::FitText;
-use crate::fit::{fit_loglog, LogLogFit};
+use crate::common::fit::FitText;
+use crate::common::fit::{fit_loglog, LogLogFit};
 use ftnn_lab::Profile;
 use ftnn_lab::{Context, Csv, Experiment, Outcome};
 use ftnn_lab::{PaperRow, ReportSection, Verdict};

@@ -18,6 +18,8 @@ use ftnn_train::{evaluate, evaluate_crashed, Dataset, LossKind, Metrics, TrainCo
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
+pub use super::grids::linspace;
+
 /// Which part of MNIST an experiment uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataParams {
@@ -345,21 +347,6 @@ pub fn band_series(label: &str, xs: &[f64], values: &[Vec<f64>]) -> Series {
 pub fn job_seed(base: u64, group: usize, member: usize) -> u64 {
     base.wrapping_add((group as u64) << 32)
         .wrapping_add(member as u64)
-}
-
-/// `n` evenly spaced values from `a` to `b`, computed as numpy's `linspace` does
-/// (`a + i·step`, the last value exactly `b`).
-pub fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
-    match n {
-        0 => Vec::new(),
-        1 => vec![a],
-        _ => {
-            let step = (b - a) / (n - 1) as f64;
-            let mut v: Vec<f64> = (0..n).map(|i| a + i as f64 * step).collect();
-            v[n - 1] = b;
-            v
-        }
-    }
 }
 
 /// `n` values from 10^a to 10^b, evenly spaced in the exponent (numpy's `logspace`).

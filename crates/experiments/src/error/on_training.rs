@@ -27,7 +27,7 @@
 //! experiment in standard errors. The network is snapshotted at every Monte Carlo epoch so
 //! that training and each Monte Carlo run are separate resumable steps.
 
-use crate::error_comparison_boston::BostonData;
+use crate::common::boston::BostonData;
 use ftnn_lab::Profile;
 use ftnn_lab::{Context, Csv, Experiment, Outcome};
 use ftnn_lab::{PaperRow, ReportSection, Verdict};
