@@ -111,8 +111,8 @@ impl Experiment for ErrorComparisonRandom {
     }
 
     fn run(&self, ctx: &Context, params: &Params) -> anyhow::Result<Outcome<Results>> {
-        let a = ctx.step("part-a", || run_part(ctx, &params, &params.a, "A", 1))?;
-        let b = ctx.step("part-b", || run_part(ctx, &params, &params.b, "B", 2))?;
+        let a = ctx.step("part-a", || run_part(ctx, params, &params.a, "A", 1))?;
+        let b = ctx.step("part-b", || run_part(ctx, params, &params.b, "B", 2))?;
         let best = |r: &PartResult| {
             r.ranking
                 .first()

@@ -170,12 +170,11 @@ impl Experiment for ErrorOnTraining {
         "ErrorOnTraining.ipynb"
     }
     fn params(&self, profile: Profile) -> Params {
-        let p = match profile {
+        match profile {
             Profile::Smoke => Params::sample(20, 10, 2_000),
             Profile::Quick => Params::sample(300, 50, 50_000),
             Profile::Paper => Params::sample(300, 50, 100_000),
-        };
-        p
+        }
     }
 
     fn run(&self, ctx: &Context, params: &Params) -> anyhow::Result<Outcome<Results>> {
@@ -184,12 +183,12 @@ impl Experiment for ErrorOnTraining {
             let data = BostonData::load(features == Features::Standardised)?;
             let name = features.name();
             let training = ctx.step(&format!("{name}-training"), || {
-                train(ctx, &params, &data.train)
+                train(ctx, params, &data.train)
             })?;
             let mut mc = Vec::new();
             for s in &training.snapshots {
                 mc.push(ctx.step(&format!("{name}-mc-epoch-{}", s.epoch), || {
-                    experiment(&params, &data.train, s)
+                    experiment(params, &data.train, s)
                 })?);
             }
             runs.push(Run {
@@ -198,7 +197,7 @@ impl Experiment for ErrorOnTraining {
                 mc,
             });
         }
-        Ok(summarise(&params, runs))
+        Ok(summarise(params, runs))
     }
 
     fn figures(

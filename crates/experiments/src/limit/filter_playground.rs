@@ -131,7 +131,7 @@ impl Experiment for FilterPlayground {
     }
 
     fn run(&self, ctx: &Context, params: &Params) -> anyhow::Result<Outcome<FilterResult>> {
-        let r = ctx.step("fit", || fit(ctx, &params))?;
+        let r = ctx.step("fit", || fit(ctx, params))?;
         let conclusion = format!(
             "Σ|Δ sin| = {:.2} (paper 31.73); mean|s − g_{} ⋆ s| = {:.3} on the clean sine (paper \
              0.470), {:.3} on the noisy y, {:.3} on the fit. Fitting {} noisy samples with L1 + \

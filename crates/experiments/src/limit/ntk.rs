@@ -96,7 +96,8 @@ impl Experiment for Ntk {
     }
     fn params(&self, profile: Profile) -> Params {
         let all = vec![1, 5, 10, 50, 100, 500, 1000, 5000, 10_000];
-        let p = match profile {
+
+        match profile {
             Profile::Smoke => Params {
                 widths: vec![1, 10, 100, 1000],
                 inits: 3,
@@ -121,8 +122,7 @@ impl Experiment for Ntk {
                 p: 0.5,
                 seed: 0,
             },
-        };
-        p
+        }
     }
 
     fn run(&self, ctx: &Context, params: &Params) -> anyhow::Result<Outcome<Results>> {
@@ -130,12 +130,12 @@ impl Experiment for Ntk {
         let mut results = Vec::new();
         for &n in &params.widths {
             bar.set_message(format!("ntk: width {n}"));
-            let r = ctx.step(&format!("width-{n}"), || width_result(&params, n))?;
+            let r = ctx.step(&format!("width-{n}"), || width_result(params, n))?;
             results.push(r);
             bar.inc(1);
         }
         bar.finish_and_clear();
-        Ok(summarise(&params, results))
+        Ok(summarise(params, results))
     }
 
     fn figures(

@@ -188,7 +188,8 @@ impl Experiment for TaylorChecks {
             Profile::Quick => (10, 1_000_000, (1..=12).collect(), 200),
             Profile::Paper => (30, 1_000_000, (1..=12).collect(), 1000),
         };
-        let p = Params {
+
+        Params {
             a: PartAParams {
                 sizes: vec![100, 21, 22, 23, 1],
                 scale: 1.0,
@@ -206,8 +207,7 @@ impl Experiment for TaylorChecks {
                 k_lips: 0.25,
                 seed: 1,
             },
-        };
-        p
+        }
     }
 
     fn run(&self, ctx: &Context, params: &Params) -> anyhow::Result<Outcome<Results>> {
@@ -229,7 +229,7 @@ impl Experiment for TaylorChecks {
             bar.inc(1);
         }
         bar.finish_and_clear();
-        Ok(summarise(&params, nets, dims))
+        Ok(summarise(params, nets, dims))
     }
 
     fn figures(

@@ -140,9 +140,9 @@ impl Experiment for Regularization {
         }
         let nets = ctx.jobs("nets", &keys, |k, _| {
             let (i, j) = (k / params.nets, k % params.nets);
-            train_and_measure(&params, &data, i, j)
+            train_and_measure(params, &data, i, j)
         })?;
-        summarise(&params, nets)
+        summarise(params, nets)
     }
 
     fn figures(

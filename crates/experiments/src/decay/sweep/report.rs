@@ -17,7 +17,7 @@ pub fn report(file: &Results, profile: Profile, claims: &[Claim], notes: &str) -
     let mut rows = Vec::new();
     let mut differ = Vec::new();
     for c in claims {
-        let row = claim_row(&r, c);
+        let row = claim_row(r, c);
         if let Verdict::Differs(why) = &row.verdict {
             differ.push(format!("{}: {why}", row.quantity));
         }
