@@ -80,7 +80,7 @@ impl FromStr for Shard {
 }
 
 /// Jobs of a sweep are missing after a pass that does not compute them all: a shard, which
-/// computes only its own ([`RunStatus::Partial`] then), or a merge ([`merge_experiment`]),
+/// computes only its own ([`crate::RunStatus::Partial`] then), or a merge ([`crate::merge_experiment`]),
 /// which computes none. Reaches the caller through `anyhow` (downcast it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShardIncomplete {
@@ -179,7 +179,7 @@ impl Context {
     /// file exists (an interrupted run), returns the stored value instead of recomputing.
     ///
     /// A sharded run computes its steps like an unsharded one (every shard does); a merge
-    /// ([`merge_experiment`]) computes none and fails on a missing one.
+    /// ([`crate::merge_experiment`]) computes none and fails on a missing one.
     pub fn step<T, F>(&self, key: &str, f: F) -> anyhow::Result<T>
     where
         T: Serialize + DeserializeOwned,
@@ -209,7 +209,7 @@ impl Context {
     /// cores itself), under a progress bar `name: done/total`. In a sharded run (`--shard i/k`)
     /// only the missing jobs with index `i` modulo `k` are computed; if jobs of other shards
     /// are then still missing, the result is a [`ShardIncomplete`] error, which
-    /// [`run_experiment`] reports as [`RunStatus::Partial`]. A merge ([`merge_experiment`])
+    /// [`crate::run_experiment`] reports as [`crate::RunStatus::Partial`]. A merge ([`crate::merge_experiment`])
     /// computes no job. With several sweeps, call `jobs` for each before applying `?`, so
     /// that a shard computes its part of every sweep.
     ///

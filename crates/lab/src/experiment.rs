@@ -6,11 +6,11 @@
 //! work on `dyn AnyExperiment`.
 
 use crate::context::Context;
-use crate::driver::ResultsFile;
 use crate::error::LabError;
 use crate::nonfinite;
 use crate::profile::Profile;
-use crate::report::ReportSection;
+use crate::results_file::ResultsFile;
+use crate::section::ReportSection;
 use serde::{de::DeserializeOwned, Serialize};
 use std::path::{Path, PathBuf};
 

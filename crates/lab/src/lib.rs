@@ -21,14 +21,15 @@ pub mod experiment;
 pub mod nonfinite;
 pub mod profile;
 pub mod report;
+pub mod results_file;
+pub mod section;
 pub mod store;
 
 pub use context::{abbreviate, Context, Shard, ShardIncomplete};
-pub use driver::{
-    draw_figures, merge_experiment, params_hash, run_experiment, utc_string, Paths, ResultsFile,
-    RunStatus,
-};
+pub use driver::{draw_figures, merge_experiment, params_hash, run_experiment, Paths, RunStatus};
 pub use error::LabError;
 pub use experiment::{AnyExperiment, Csv, Experiment, JsonOutcome, Outcome, Stored};
 pub use profile::Profile;
-pub use report::{write_report, PaperRow, ReportSection, Verdict};
+pub use report::write_report;
+pub use results_file::{utc_string, ResultsFile};
+pub use section::{PaperRow, ReportSection, Verdict};

@@ -6,106 +6,13 @@
 //! assembles the sections in registry order and writes the file atomically. Paths in the
 //! Markdown are relative to the report's own directory.
 
-use crate::driver::{draw_figures, params_hash, Paths, ResultsFile};
+use crate::driver::{draw_figures, params_hash, Paths};
 use crate::experiment::AnyExperiment;
+use crate::results_file::ResultsFile;
+use crate::section::ReportSection;
 use crate::store::{create_dir_all, write_atomic};
-use std::fmt;
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
-
-/// Whether our numbers reproduce the paper's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Our numbers agree with the paper's (within the stated tolerance).
-    Reproduced,
-    /// They differ; how.
-    Differs(String),
-    /// No comparison possible (the paper gives no number, or a defect of the original makes
-    /// it meaningless); why.
-    NotComparable(String),
-}
-
-impl Verdict {
-    /// `reproduced`, `differs` or `not comparable`.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Self::Reproduced => "reproduced",
-            Self::Differs(_) => "differs",
-            Self::NotComparable(_) => "not comparable",
-        }
-    }
-    /// The explanation, empty for [`Verdict::Reproduced`].
-    pub fn reason(&self) -> &str {
-        match self {
-            Self::Reproduced => "",
-            Self::Differs(s) | Self::NotComparable(s) => s,
-        }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.reason() {
-            "" => f.write_str(self.label()),
-            r => write!(f, "{}: {r}", self.label()),
-        }
-    }
-}
-
-/// One compared quantity: the paper's number and ours.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PaperRow {
-    /// What is compared, e.g. `std Δ, LeCun init, log–log slope`.
-    pub quantity: String,
-    /// The paper's value, as the paper states it (SPEC §10).
-    pub paper: String,
-    /// Our value, with its uncertainty where known.
-    pub ours: String,
-    /// Whether this row agrees.
-    pub verdict: Verdict,
-}
-
-impl PaperRow {
-    /// A row from its four cells.
-    pub fn new(
-        quantity: impl Into<String>,
-        paper: impl Into<String>,
-        ours: impl Into<String>,
-        verdict: Verdict,
-    ) -> Self {
-        Self {
-            quantity: quantity.into(),
-            paper: paper.into(),
-            ours: ours.into(),
-            verdict,
-        }
-    }
-}
-
-/// An experiment's contribution to `REPORT.md`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReportSection {
-    /// The paper's numbers beside ours.
-    pub rows: Vec<PaperRow>,
-    /// The overall verdict.
-    pub verdict: Verdict,
-    /// Anything the reader should know beyond the stored conclusion (Markdown).
-    pub notes: String,
-}
-
-impl ReportSection {
-    /// The section of results that cannot be read (an older format, say): no rows, verdict
-    /// [`Verdict::NotComparable`] naming the error.
-    pub fn unreadable(err: impl fmt::Display) -> Self {
-        Self {
-            rows: Vec::new(),
-            verdict: Verdict::NotComparable(format!(
-                "stored results cannot be read ({err}); rerun the experiment"
-            )),
-            notes: String::new(),
-        }
-    }
-}
 
 /// Writes the report of `exps` (the registry, in its order) to `out`, atomically, from the
 /// results and the figures (redrawn) under `paths`.
@@ -362,6 +269,7 @@ pub fn relative(base: &Path, target: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::section::Verdict;
 
     #[test]
     fn relative_paths() {

@@ -98,7 +98,7 @@ impl Group {
     }
 }
 
-/// Order of the bars of a [`bar_chart`] (top to bottom).
+/// Order of the bars of a [`crate::bar_chart`] (top to bottom).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BarOrder {
     /// As given.
@@ -154,7 +154,7 @@ impl FitLine {
     }
 }
 
-/// One metric against width for [`loglog_fit`]: the repetitions at each width, drawn as
+/// One metric against width for [`crate::loglog_fit`]: the repetitions at each width, drawn as
 /// points, their geometric mean with a ±1 sd band of log(value), and fitted lines.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogLogSeries {
