@@ -1,7 +1,8 @@
 //! The stored outcome of the sweeps and the conclusion that sums them up.
 
-#[allow(unused_imports)]
-use super::*;
+use super::results::{Claim, Metric, Results, SweepResult};
+use super::run::upper_from;
+use super::spec::{LEVEL_SLOPE, LIMIT_REL_TOL, SLOPE_ABS_TOL, SLOPE_REL_TOL};
 use ftnn_lab::{Csv, Outcome};
 use ftnn_plot::{self as plot, signed};
 

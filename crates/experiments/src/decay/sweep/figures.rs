@@ -1,7 +1,7 @@
 //! The figures of a sweep experiment, drawn from its stored results.
 
-#[allow(unused_imports)]
-use super::*;
+use super::results::{geo_mean, Metric, Results};
+use super::run::upper_from;
 use crate::common::fit::FitText;
 use ftnn_plot::{self as plot, signed, Axes, FitLine, LogLogSeries, Series};
 use std::path::{Path, PathBuf};

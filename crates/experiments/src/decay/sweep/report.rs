@@ -1,7 +1,10 @@
 //! The `REPORT.md` section of a sweep experiment: each claim beside the paper's number.
 
-#[allow(unused_imports)]
-use super::*;
+use super::conclusion::{fmt_duration, limit_phrase, slope_tolerance};
+use super::figures::stored;
+use super::results::{geo_mean, Claim, Results};
+use super::run::upper_from;
+use super::spec::{LEVEL_FACTOR, LEVEL_SLOPE, SLOPE_ABS_TOL, SLOPE_REL_TOL};
 use crate::common::fit::FitText;
 use ftnn_lab::Profile;
 use ftnn_lab::{PaperRow, ReportSection, Verdict};

@@ -1,8 +1,7 @@
 //! What a sweep stores: one record per trained network, the metrics and their fits, step
 //! timings and the estimate of a profile's wall time, and the paper's claims.
 
-#[allow(unused_imports)]
-use super::*;
+use super::spec::SweepSpec;
 use crate::common::fit::LogLogFit;
 use ftnn_lab::Profile;
 use ftnn_train::Metrics;

@@ -1,8 +1,11 @@
 //! Running a sweep: loading its data once, training and measuring each network as a stored
 //! job, timing training steps, fitting the metrics and estimating a profile's wall time.
 
-#[allow(unused_imports)]
-use super::*;
+use super::results::{
+    MeasureTiming, Metric, MetricFit, NetRecord, ProfileEstimate, Results, StepTime, SweepEstimate,
+    SweepResult,
+};
+use super::spec::{DataSet, SweepSpec, D_CHUNK_ROWS, VAR_DELTA_SALT};
 use crate::common::boston::BostonData;
 use crate::common::fit::fit_loglog;
 use crate::common::mnist::job_seed;

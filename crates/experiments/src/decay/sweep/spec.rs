@@ -1,8 +1,6 @@
 //! What a sweep is: the data sets, the specification of a sweep (widths, networks, epochs,
 //! regulariser, what is measured) and the tolerances its claims are judged with.
 
-#[allow(unused_imports)]
-use super::*;
 use ftnn_train::{Regularizer, TrainConfig};
 use serde::{Deserialize, Serialize};
 

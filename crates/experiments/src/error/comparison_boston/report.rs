@@ -1,7 +1,7 @@
 //! The `REPORT.md` section of `error-comparison-boston`.
 
-#[allow(unused_imports)]
-use super::*;
+use super::run::{mean, median_err};
+use super::{FitQuality, Results, PAPER_SLOPE};
 use crate::common::fit::FitText;
 use crate::common::parts::PartResult;
 use ftnn_lab::{PaperRow, ReportSection, Verdict};

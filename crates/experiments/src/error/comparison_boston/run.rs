@@ -1,8 +1,7 @@
 //! The three parts of `error-comparison-boston` (one network, several networks, the width
 //! sweep) and their summary.
 
-#[allow(unused_imports)]
-use super::*;
+use super::{FitQuality, NetPoint, NetsResult, Params, SingleResult, TrainSpec, WidthPoint};
 use crate::common::boston::BostonData;
 use crate::common::fit::{fit_loglog, StoredFit};
 use crate::common::parts::{BoundPoints, PartResult, RankingRow};
