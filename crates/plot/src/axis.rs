@@ -4,15 +4,6 @@ use crate::types::*;
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 use std::ops::Range;
 
-pub(crate) fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
-    values
-        .filter(|v| v.is_finite())
-        .fold(None, |acc, v| match acc {
-            None => Some((v, v)),
-            Some((a, b)) => Some((a.min(v), b.max(v))),
-        })
-}
-
 // ---------------------------------------------------------------------------------------------
 // The axis type: linear, log or categorical, with our own ticks and tick labels.
 

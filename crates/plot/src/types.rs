@@ -1,7 +1,5 @@
 //! The data a figure is drawn from: axes and scales, series, groups, fitted lines.
 
-use crate::axis::min_max;
-
 /// Linear or logarithmic axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Scale {
@@ -205,4 +203,14 @@ pub fn signed(v: f64, decimals: usize) -> String {
     } else {
         format!("+{v:.decimals$}")
     }
+}
+
+/// The smallest and largest finite value, if any.
+pub(crate) fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    values
+        .filter(|v| v.is_finite())
+        .fold(None, |acc, v| match acc {
+            None => Some((v, v)),
+            Some((a, b)) => Some((a.min(v), b.max(v))),
+        })
 }
