@@ -7,6 +7,7 @@
 //! cargo xtask figures [--profile P] [--results DIR] [--figures DIR]   redraw from stored results
 //! cargo xtask report [--profile P] [--results DIR] [--figures DIR] [--output PATH]
 //! cargo xtask data verify | import-vgg16 PATH      data checks
+//! cargo xtask bench-peers [--quick] [--only …] [--python PATH]   ftnn vs PyTorch (peers.rs)
 //! ```
 //!
 //! Results go to `results/<id>/` (atomic writes), figures to `figures/<id>/` (SVG + PNG) and
@@ -24,6 +25,7 @@
 //! `--profile`: quick, and results of another profile are kept).
 
 mod data;
+mod peers;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -90,6 +92,8 @@ enum Command {
     /// Data checks.
     #[command(subcommand)]
     Data(data::DataCmd),
+    /// ftnn's criterion benches beside a PyTorch/NumPy baseline (benches/peers; not in CI).
+    BenchPeers(peers::PeersArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -215,6 +219,7 @@ fn main() -> ExitCode {
             let written = write_report(&paths, &out);
             ran.and(written)
         }
+        Command::BenchPeers(args) => peers::run(args, &root),
         Command::Data(cmd) => match data::run(cmd, &root) {
             Ok(()) => Ok(()),
             Err(e) => {
