@@ -11,7 +11,7 @@
 //!    a [`NetRecord`]; jobs are stored one by one, so a run resumes job by job and shards with
 //!    `--shard i/k`;
 //! 2. measures every trained network (SPEC §8, with y = y_1 the first hidden layer and the
-//!    per-sample loss Keras' MSE, [`ftnn_decay::Mse`]):
+//!    per-sample loss Keras' MSE, [`ftnn_decay::Loss::Mse`]):
 //!    * `D` = mean over **all training examples of the sweep** of mean_i |∂L/∂y_i|;
 //!    * `H_diag`, `H_all` = mean_i |H_ii|, mean_ij |H_ij| of H = ∂²L/∂y², over the first 10
 //!      training examples;
@@ -58,7 +58,9 @@ use crate::runner::{Context, Csv, Outcome, ResultsFile};
 use crate::Profile;
 use anyhow::Context as _;
 use ftnn_data::{load_mnist, DataDir, ImageSet, Split};
-use ftnn_decay::{hessian_stats, mean_abs_gradient, var_delta, weight_norms, Mse, HESSIAN_SAMPLES};
+use ftnn_decay::{
+    hessian_stats, mean_abs_gradient, var_delta, weight_norms, Loss, HESSIAN_SAMPLES,
+};
 use ftnn_model::{Inputs, Mlp};
 use ftnn_train::{evaluate, Dataset, LossKind, Metrics, Regularizer, TrainConfig, Trainer};
 use serde::{Deserialize, Serialize};
@@ -859,7 +861,9 @@ fn derivative(net: &Mlp, data: &Dataset) -> anyhow::Result<f64> {
             n_in,
         )?;
         let t = &data.targets()[start * n_out..end * n_out];
-        sum += mean_abs_gradient(net, &x, t, &Mse)?.iter().sum::<f64>();
+        sum += mean_abs_gradient(net, &x, t, Loss::Mse)?
+            .iter()
+            .sum::<f64>();
     }
     Ok(sum / data.rows() as f64)
 }
