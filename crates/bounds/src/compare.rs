@@ -18,13 +18,7 @@ fn check(exp: &[f64], bound: &[f64], min: usize) -> Result<()> {
         )));
     }
     for (what, v) in [("experiment", exp), ("bound", bound)] {
-        if let Some(index) = v.iter().position(|x| !x.is_finite()) {
-            return Err(BoundsError::NonFinite {
-                what: what.into(),
-                index,
-                value: v[index],
-            });
-        }
+        ftnn_model::check_finite(what, v)?;
     }
     Ok(())
 }

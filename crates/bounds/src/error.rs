@@ -11,20 +11,12 @@ pub enum BoundsError {
         /// Why.
         reason: String,
     },
-    /// A value that must be finite is not (a target, or a bound that overflowed).
-    #[error("{what} is not finite ({value}) at index {index}")]
-    NonFinite {
-        /// What was checked.
-        what: String,
-        /// Flat index of the first offending value.
-        index: usize,
-        /// The value.
-        value: f64,
-    },
     /// Two inputs of a comparison disagree in length or are too short.
     #[error("invalid comparison data: {0}")]
     Comparison(String),
-    /// An error of the network or its inputs.
+    /// An error of the network or its inputs, including a shape mismatch
+    /// ([`ModelError::Shape`](ftnn_model::ModelError::Shape)) or a non-finite value — a
+    /// target or a bound that overflowed ([`ModelError::NonFinite`](ftnn_model::ModelError::NonFinite)).
     #[error(transparent)]
     Model(#[from] ftnn_model::ModelError),
 }

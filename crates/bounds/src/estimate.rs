@@ -148,14 +148,7 @@ impl BoundKind {
     }
 }
 
-/// Errors on the first non-finite value.
-pub(crate) fn check_finite(what: &str, v: &[f64]) -> Result<()> {
-    match v.iter().position(|x| !x.is_finite()) {
-        Some(index) => Err(BoundsError::NonFinite {
-            what: what.to_string(),
-            index,
-            value: v[index],
-        }),
-        None => Ok(()),
-    }
+/// [`ftnn_model::check_finite`] as a [`BoundsError`].
+pub(crate) fn check_finite<T: Copy + Into<f64>>(what: &str, v: &[T]) -> Result<()> {
+    Ok(ftnn_model::check_finite(what, v)?)
 }

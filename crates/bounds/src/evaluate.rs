@@ -4,8 +4,9 @@
 use crate::compare::{pearson, rank_loss, relative_errors};
 use crate::error::Result;
 use crate::estimate::BoundKind;
-use crate::norms::{b1, b2, Norm};
-use crate::{b3, b4, b5};
+use crate::norms::{b1_checked, b2_checked, Norm};
+use crate::single_crash::b4_checked;
+use crate::taylor::{b3_checked, b5_checked};
 use ftnn_model::{DeltaStats, FailureVector, Inputs, Mlp};
 use serde::Serialize;
 
@@ -23,26 +24,27 @@ pub struct BoundOutput {
     pub per_input: bool,
 }
 
-/// Computes one bound (after checking that it applies).
+/// Computes one bound after checking, once, that it applies to `net` and `p`
+/// ([`BoundKind::check_applicable`], which includes the length of `p`).
 pub fn evaluate(kind: BoundKind, net: &Mlp, p: &FailureVector, x: &Inputs) -> Result<BoundOutput> {
     kind.check_applicable(net, p)?;
     let (mean, std, per_input) = match kind {
         BoundKind::B3 => {
-            let e = b3(net, p, x)?;
+            let e = b3_checked(net, p, x)?;
             (e.mean, Some(e.std), false)
         }
         BoundKind::B4 => {
-            let e = b4(net, p, x)?;
+            let e = b4_checked(net, p, x)?;
             (e.mean, Some(e.std), false)
         }
         BoundKind::B2 => {
-            let e = b2(net, p, x)?;
+            let e = b2_checked(net, p, x)?;
             (e.mean, Some(e.std), false)
         }
-        BoundKind::B5 => (b5(net, p, x)?, None, false),
-        BoundKind::B1One => (b1(net, p, x, Norm::One)?, None, true),
-        BoundKind::B1Two => (b1(net, p, x, Norm::Two)?, None, true),
-        BoundKind::B1Inf => (b1(net, p, x, Norm::Inf)?, None, true),
+        BoundKind::B5 => (b5_checked(net, p, x)?, None, false),
+        BoundKind::B1One => (b1_checked(net, p, x, Norm::One)?, None, true),
+        BoundKind::B1Two => (b1_checked(net, p, x, Norm::Two)?, None, true),
+        BoundKind::B1Inf => (b1_checked(net, p, x, Norm::Inf)?, None, true),
     };
     Ok(BoundOutput {
         kind,

@@ -5,7 +5,7 @@
 //! | bound | estimates | where |
 //! |---|---|---|
 //! | [`b3`] | E Δ, std Δ — first-order Taylor (the paper's Theorem 1) | any p |
-//! | [`b3_loss`] | E ΔL, Var ΔL for a loss L (MSE, cross-entropy, any [`Loss`]) | any p |
+//! | [`b3_loss`] | E ΔL, Var ΔL for a loss L (any [`Loss`]: MSE, MAE, cross-entropy) | any p |
 //! | [`b4`] | E Δ, std Δ — exact single-crash sum, O(p²) | any p |
 //! | [`b5`] | E Δ — second-order Taylor | any p |
 //! | [`b2`] | mean, std — absolute-value propagation | crashes at hidden layer 1 only |
@@ -18,7 +18,6 @@ pub mod compare;
 pub mod error;
 pub mod estimate;
 pub mod evaluate;
-pub mod loss;
 pub mod norms;
 pub mod single_crash;
 pub mod taylor;
@@ -26,7 +25,8 @@ pub mod taylor;
 pub use error::{BoundsError, Result};
 pub use estimate::{BoundKind, MeanStd};
 pub use evaluate::{compare_with_experiment, evaluate, BoundOutput, ComparisonRow};
-pub use loss::{CrossEntropy, Loss, Mse};
-pub use norms::{b1, b2, operator_norm, sum_norms, Norm, SumNorms};
+pub use ftnn_model::Loss;
+pub use ftnn_model::{operator_norm, vector_norm, Norm};
+pub use norms::{b1, b2, sum_norms, SumNorms};
 pub use single_crash::b4;
 pub use taylor::{b3, b3_loss, b5, LossMoments};

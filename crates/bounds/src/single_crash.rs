@@ -84,6 +84,12 @@ pub fn single_crash_effects(net: &Mlp, trace: &Trace, l: usize) -> Result<Single
 /// b4: per input and output, the single-crash estimates of E Δ and std Δ.
 pub fn b4(net: &Mlp, p: &FailureVector, x: &Inputs) -> Result<MeanStd> {
     p.check_len(net.n_neuron_layers())?;
+    b4_checked(net, p, x)
+}
+
+/// [`b4`] for a failure vector already checked against `net` (by
+/// [`crate::BoundKind::check_applicable`] or the public function).
+pub(crate) fn b4_checked(net: &Mlp, p: &FailureVector, x: &Inputs) -> Result<MeanStd> {
     x.check_width(net.n_inputs())?;
     let n_out = net.n_outputs();
     let big_l = net.output_layer();

@@ -17,8 +17,7 @@
 
 use crate::error::Result;
 use crate::estimate::{check_finite, MeanStd};
-use crate::loss::{check_targets, Loss};
-use ftnn_model::{FailureVector, Inputs, Mlp, Trace};
+use ftnn_model::{check_len, FailureVector, Inputs, Loss, Mlp, Trace};
 
 /// Largest number of stacked rows (inputs × outputs or inputs × neurons) held at once.
 pub(crate) const MAX_ROWS: usize = 1 << 15;
@@ -112,6 +111,12 @@ fn first_order(
 /// b3 on the outputs: per input and output, the first-order estimates of E Δ and std Δ.
 pub fn b3(net: &Mlp, p: &FailureVector, x: &Inputs) -> Result<MeanStd> {
     p.check_len(net.n_neuron_layers())?;
+    b3_checked(net, p, x)
+}
+
+/// [`b3`] for a failure vector already checked against `net` (by
+/// [`crate::BoundKind::check_applicable`] or the public function).
+pub(crate) fn b3_checked(net: &Mlp, p: &FailureVector, x: &Inputs) -> Result<MeanStd> {
     x.check_width(net.n_inputs())?;
     let n_out = net.n_outputs();
     let (mut mean, mut var) = (vec![0f64; x.rows() * n_out], vec![0f64; x.rows() * n_out]);
@@ -154,12 +159,13 @@ pub fn b3_loss(
     p: &FailureVector,
     x: &Inputs,
     targets: &[f32],
-    loss: &dyn Loss,
+    loss: Loss,
 ) -> Result<LossMoments> {
     p.check_len(net.n_neuron_layers())?;
     x.check_width(net.n_inputs())?;
     let n_out = net.n_outputs();
-    check_targets(targets, x.rows(), n_out)?;
+    check_len("targets", targets.len(), x.rows() * n_out, "N × n_L")?;
+    check_finite("targets", targets)?;
     let (mut mean, mut var) = (vec![0f64; x.rows()], vec![0f64; x.rows()]);
     for range in input_chunks(x.rows(), 1) {
         let trace = chunk_trace(net, x, &range)?;
@@ -241,7 +247,13 @@ pub fn second_derivatives(net: &Mlp, trace: &Trace, l: usize) -> Result<Vec<f32>
 
 /// b5: the second-order estimate of E Δ per input and output.
 pub fn b5(net: &Mlp, p: &FailureVector, x: &Inputs) -> Result<Vec<f64>> {
-    let mut mean = b3(net, p, x)?.mean;
+    p.check_len(net.n_neuron_layers())?;
+    b5_checked(net, p, x)
+}
+
+/// [`b5`] for a failure vector already checked against `net`.
+pub(crate) fn b5_checked(net: &Mlp, p: &FailureVector, x: &Inputs) -> Result<Vec<f64>> {
+    let mut mean = b3_checked(net, p, x)?.mean;
     let n_out = net.n_outputs();
     let sizes = net.sizes();
     for l in p.crashing_layers() {

@@ -1,6 +1,6 @@
 //! The bounds against exact enumeration, finite differences and hand computations.
 
-use ftnn_bounds::{b1, b2, b3, b3_loss, b4, b5, BoundKind, BoundsError, CrossEntropy, Mse, Norm};
+use ftnn_bounds::{b1, b2, b3, b3_loss, b4, b5, BoundKind, BoundsError, Loss, Norm};
 use ftnn_model::{exact_delta, Activation, Dense, FailureVector, Init, Inputs, Mlp};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -257,7 +257,7 @@ fn b3_loss_matches_finite_differences() {
             .sum::<f64>()
             / 3.0
     };
-    let est = b3_loss(&net, &p, &x, &targets, &Mse).unwrap();
+    let est = b3_loss(&net, &p, &x, &targets, Loss::Mse).unwrap();
     for n in 0..2 {
         let y = layer_outputs(&net, x.row(n), 1);
         let t = &targets[n * 3..(n + 1) * 3];
@@ -276,14 +276,14 @@ fn b3_loss_matches_finite_differences() {
         assert!(close(est.mean[n], -0.02 * s1, 1e-4, 1e-9));
         assert!(close(est.var[n], 0.02 * 0.98 * s2, 1e-4, 1e-12));
     }
-    assert!(b3_loss(&net, &p, &x, &targets, &CrossEntropy).is_ok());
+    assert!(b3_loss(&net, &p, &x, &targets, Loss::CrossEntropy).is_ok());
     let mut bad = targets;
     bad[2] = f32::NAN;
     assert!(matches!(
-        b3_loss(&net, &p, &x, &bad, &Mse),
-        Err(BoundsError::NonFinite { .. })
+        b3_loss(&net, &p, &x, &bad, Loss::Mse),
+        Err(BoundsError::Model(ftnn_model::ModelError::NonFinite { .. }))
     ));
-    assert!(b3_loss(&net, &p, &x, &targets[..5], &Mse).is_err());
+    assert!(b3_loss(&net, &p, &x, &targets[..5], Loss::Mse).is_err());
 }
 
 /// b1 and b2 by hand on a 2-2-1 network.

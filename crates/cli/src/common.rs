@@ -19,8 +19,8 @@ pub struct ProblemArgs {
     #[arg(long)]
     pub inputs: PathBuf,
     /// Crash probability per layer of neurons (input, hidden…, output), comma-separated.
-    #[arg(long, allow_hyphen_values = true)]
-    pub p: String,
+    #[arg(long, allow_hyphen_values = true, value_parser = |s: &str| s.parse::<FailureVector>())]
+    pub p: FailureVector,
     /// Hidden activation of a plain PyTorch state dict (its file does not record it).
     #[arg(long, value_parser = |s: &str| s.parse::<Activation>())]
     pub activation: Option<Activation>,
@@ -51,13 +51,16 @@ impl ProblemArgs {
         if self.repetitions == 0 {
             return Err(ModelError::ZeroRepetitions.into());
         }
-        let p = FailureVector::parse(&self.p).map_err(|e| wrap(e, "--p"))?;
         let net = match self.activation {
             Some(act) => Mlp::from_state_dict(&self.model, act, self.k_lips),
             None => Mlp::load(&self.model),
         }
         .map_err(|e| wrap(e, "cannot load the model"))?;
-        p.check_len(net.n_neuron_layers())
+        // The one check of p against the network (SPEC §1): everything downstream trusts it.
+        let p = self
+            .p
+            .clone()
+            .for_network(&net)
             .map_err(|e| wrap(e, &format!("--p for a network of sizes {:?}", net.sizes())))?;
         let inputs = read_inputs(&self.inputs).map_err(CliError::input)?;
         inputs

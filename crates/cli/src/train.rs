@@ -10,7 +10,7 @@ use crate::CliError;
 use anyhow::{anyhow, Context};
 use ftnn_data::{load_boston, load_mnist, DataDir, ImageSet, Split};
 use ftnn_model::{Activation, FailureVector};
-use ftnn_train::{Dataset, LossKind, Optimizer, Regularizer, TrainConfig, TrainError, Trainer};
+use ftnn_train::{Dataset, Loss, Optimizer, Regularizer, TrainConfig, TrainError, Trainer};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -43,12 +43,12 @@ pub struct TrainArgs {
     #[arg(long)]
     lr: Option<f64>,
     /// Loss: mse (on one-hot targets for classification), mae or cross-entropy.
-    #[arg(long, default_value = "mse", value_parser = |s: &str| s.parse::<LossKind>())]
-    loss: LossKind,
+    #[arg(long, default_value = "mse", value_parser = |s: &str| s.parse::<Loss>())]
+    loss: Loss,
     /// Crash-dropout probabilities during training, one per layer of neurons (input … output),
     /// e.g. 0,0.05,0,0; crashed neurons output 0 and survivors are not rescaled.
-    #[arg(long)]
-    p_train: Option<String>,
+    #[arg(long, value_parser = |s: &str| s.parse::<FailureVector>())]
+    p_train: Option<FailureVector>,
     /// A regularizer, repeatable: l1=C, l2=C, balanced=MU, continuous=PSI_D,PSI_S,
     /// vardelta=LAMBDA@P[@LAYER] (layer 1 by default), e.g.
     /// `--reg continuous=1e-4,1e-2 --reg vardelta=3.25@0.05`.
@@ -56,8 +56,8 @@ pub struct TrainArgs {
     regularizers: Vec<String>,
     /// Also report the validation metrics under crashes with these probabilities (one per
     /// layer of neurons) after every epoch.
-    #[arg(long)]
-    crash_p: Option<String>,
+    #[arg(long, value_parser = |s: &str| s.parse::<FailureVector>())]
+    crash_p: Option<FailureVector>,
     /// Passes over the validation set for the crashed metrics.
     #[arg(long, default_value_t = 3)]
     crash_repetitions: usize,
@@ -98,10 +98,6 @@ fn train_error(e: TrainError) -> CliError {
         TrainError::Model(m) => m.into(),
         other => CliError::failure(other),
     }
-}
-
-fn parse_p(s: &str, flag: &str) -> Result<FailureVector, CliError> {
-    FailureVector::parse(s).map_err(|e| CliError::input(anyhow!("{flag} `{s}`: {e}")))
 }
 
 fn load(args: &TrainArgs) -> Result<(Dataset, Dataset), CliError> {
@@ -164,13 +160,13 @@ fn config(args: &TrainArgs, n_in: usize, n_out: usize) -> Result<TrainConfig, Cl
         .batch_size(args.batch_size)
         .seed(args.seed);
     if let Some(p) = &args.p_train {
-        config = config.p_train(parse_p(p, "--p-train")?);
+        config = config.p_train(p.clone());
     }
     for r in &args.regularizers {
         config = config.regularizer(r.parse::<Regularizer>().map_err(train_error)?);
     }
     if let Some(p) = &args.crash_p {
-        config = config.crash_eval(parse_p(p, "--crash-p")?, args.crash_repetitions);
+        config = config.crash_eval(p.clone(), args.crash_repetitions);
     }
     config.validate().map_err(train_error)?;
     Ok(config)

@@ -5,7 +5,7 @@
 //! * `derivative_decay/10000`: D over 10 000 samples (one batched forward and backward).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ftnn_decay::{derivative_decay, hessian_stats, Mse, HESSIAN_SAMPLES};
+use ftnn_decay::{derivative_decay, hessian_stats, Loss, HESSIAN_SAMPLES};
 use ftnn_model::{Activation, Init, Inputs, Mlp};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -38,7 +38,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| hessian_stats(&net, &x, &targets, HESSIAN_SAMPLES).unwrap())
     });
     group.bench_function("derivative_decay/10000", |b| {
-        b.iter(|| derivative_decay(&net, &x, &targets, &Mse).unwrap())
+        b.iter(|| derivative_decay(&net, &x, &targets, Loss::Mse).unwrap())
     });
     group.finish();
 }

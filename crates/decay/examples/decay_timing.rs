@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release -p ftnn-decay --example decay_timing [rows] [rounds]`
 
-use ftnn_decay::{derivative_decay, hessian_stats, weight_norms, Mse, HESSIAN_SAMPLES};
+use ftnn_decay::{derivative_decay, hessian_stats, weight_norms, Loss, HESSIAN_SAMPLES};
 use ftnn_model::{Activation, Init, Inputs, Mlp};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -54,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             h.all
         );
         let (t, c) = (Instant::now(), cpu_seconds());
-        let d = derivative_decay(&net, &x, &targets, &Mse)?;
+        let d = derivative_decay(&net, &x, &targets, Loss::Mse)?;
         println!(
             "derivative_decay over {rows} samples: {:.3} s wall, {:.2} s CPU (D = {d:.4e})",
             t.elapsed().as_secs_f64(),

@@ -22,11 +22,9 @@
 //! GEMMs are f32, so D carries a relative error of a few 1e-6 (the f32 rounding of ŷ is
 //! amplified in ŷ − t when ŷ ≈ t; at most 5e-6 against f64 finite differences in the tests).
 
-use crate::error::{check_len, DecayError, Result};
+use crate::error::Result;
 use crate::hessian::check_hidden;
-use crate::loss::Loss;
-use candle_core::{Device, Tensor};
-use ftnn_model::{Inputs, Mlp};
+use ftnn_model::{check_finite, check_len, Inputs, Loss, Mlp, ModelError};
 use rayon::prelude::*;
 
 /// Samples per batched forward/backward pass.
@@ -81,7 +79,7 @@ fn check_finite_rows(what: &str, v: &[f32]) -> Result<()> {
     if ok {
         return Ok(());
     }
-    crate::error::check_finite_f32(what, v)
+    Ok(check_finite(what, v)?)
 }
 
 /// `Σ_k |v_k|` in f64 with eight partial sums (so the loop vectorises).
@@ -99,17 +97,12 @@ fn abs_sum(v: &[f32]) -> f64 {
 
 /// Per sample s, `(1/n_1) Σ_i |∂L(ŷ(x_s), t_s)/∂y_{1,i}|`, for every row of `x`
 /// (`targets` is `[N, n_L]`). [`derivative_decay`] is their mean.
-pub fn mean_abs_gradient(
-    net: &Mlp,
-    x: &Inputs,
-    targets: &[f32],
-    loss: &dyn Loss,
-) -> Result<Vec<f64>> {
+pub fn mean_abs_gradient(net: &Mlp, x: &Inputs, targets: &[f32], loss: Loss) -> Result<Vec<f64>> {
     check_hidden(net)?;
     x.check_width(net.n_inputs())?;
     let n_out = net.n_outputs();
     check_len("targets", targets.len(), x.rows() * n_out, "N × n_L")?;
-    crate::error::check_finite_f32("targets", targets)?;
+    check_finite("targets", targets)?;
     let big_l = net.output_layer();
     let n1 = net.sizes()[1];
     let k = net.k_lips() as f32;
@@ -142,22 +135,19 @@ pub fn mean_abs_gradient(
                     .derivatives_f32(&fw.z[m], k, &mut d1, &mut d2);
                 g.iter_mut().zip(&d1).for_each(|(v, a)| *v *= a);
             }
-            let gt = Tensor::from_vec(g, (rows, d.n_out()), &Device::Cpu)?;
-            g = gt
-                .matmul(d.weight_tensor())?
-                .flatten_all()?
-                .to_vec1::<f32>()?;
+            g = d.backward_rows(g, rows)?;
         }
         let means: Vec<f64> = g
             .par_chunks(n1)
             .map(|row| abs_sum(row) / n1 as f64)
             .collect();
         if let Some(index) = means.iter().position(|v| !v.is_finite()) {
-            return Err(DecayError::NonFinite {
+            return Err(ModelError::NonFinite {
                 what: "the gradient with respect to y_1".into(),
                 index: start + index,
                 value: means[index],
-            });
+            }
+            .into());
         }
         out.extend(means);
     }
@@ -165,9 +155,9 @@ pub fn mean_abs_gradient(
 }
 
 /// D = mean over all samples of `mean_i |∂L/∂y_{1,i}|` (SPEC §8), with `x` the N inputs and
-/// `targets` `[N, n_L]`. Pass `&Mse` (Keras' mean squared error, see [`crate::loss`]) for the
+/// `targets` `[N, n_L]`. Pass [`Loss::Mse`] (Keras' mean squared error) for the
 /// SPEC's metric.
-pub fn derivative_decay(net: &Mlp, x: &Inputs, targets: &[f32], loss: &dyn Loss) -> Result<f64> {
+pub fn derivative_decay(net: &Mlp, x: &Inputs, targets: &[f32], loss: Loss) -> Result<f64> {
     let per_sample = mean_abs_gradient(net, x, targets, loss)?;
     Ok(per_sample.iter().sum::<f64>() / per_sample.len() as f64)
 }

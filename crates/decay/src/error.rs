@@ -3,27 +3,6 @@
 /// Why a decay metric could not be computed.
 #[derive(Debug, thiserror::Error)]
 pub enum DecayError {
-    /// An argument disagrees with the network or with another argument on a size.
-    #[error("shape mismatch for {what}: expected {expected}, got {got}")]
-    Shape {
-        /// What was being checked.
-        what: String,
-        /// Expected size, human readable.
-        expected: String,
-        /// Actual size, human readable.
-        got: String,
-    },
-    /// A value that must be finite is NaN or infinite (an input, a target, or a result that
-    /// overflowed).
-    #[error("{what} contains a non-finite value ({value}) at index {index}")]
-    NonFinite {
-        /// What was being checked.
-        what: String,
-        /// Flat index of the first offending value.
-        index: usize,
-        /// The value.
-        value: f64,
-    },
     /// The metrics differentiate with respect to the first hidden layer, which a network
     /// without hidden layer does not have.
     #[error(
@@ -44,7 +23,11 @@ pub enum DecayError {
         /// What is allowed.
         reason: String,
     },
-    /// An error of the network, its inputs or the Monte Carlo engine.
+    /// An error of the network, its inputs or the Monte Carlo engine, including an argument
+    /// that disagrees with the network on a size
+    /// ([`ModelError::Shape`](ftnn_model::ModelError::Shape)) and a value that must be finite
+    /// but is not — an input, a target, or a result that overflowed
+    /// ([`ModelError::NonFinite`](ftnn_model::ModelError::NonFinite)).
     #[error(transparent)]
     Model(#[from] ftnn_model::ModelError),
     /// An error from candle (GEMM).
@@ -54,39 +37,3 @@ pub enum DecayError {
 
 /// Result alias of the decay crate.
 pub type Result<T> = std::result::Result<T, DecayError>;
-
-/// Errors unless `got == expected`.
-pub(crate) fn check_len(what: &str, got: usize, expected: usize, shape: &str) -> Result<()> {
-    if got != expected {
-        return Err(DecayError::Shape {
-            what: what.to_string(),
-            expected: format!("{expected} values ({shape})"),
-            got: format!("{got} values"),
-        });
-    }
-    Ok(())
-}
-
-/// Errors on the first NaN or infinity of `values`.
-pub(crate) fn check_finite_f32(what: &str, values: &[f32]) -> Result<()> {
-    match values.iter().position(|v| !v.is_finite()) {
-        Some(index) => Err(DecayError::NonFinite {
-            what: what.to_string(),
-            index,
-            value: values[index] as f64,
-        }),
-        None => Ok(()),
-    }
-}
-
-/// Errors on the first NaN or infinity of `values`.
-pub(crate) fn check_finite_f64(what: &str, values: &[f64]) -> Result<()> {
-    match values.iter().position(|v| !v.is_finite()) {
-        Some(index) => Err(DecayError::NonFinite {
-            what: what.to_string(),
-            index,
-            value: values[index],
-        }),
-        None => Ok(()),
-    }
-}

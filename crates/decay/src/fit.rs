@@ -14,6 +14,63 @@
 
 use serde::{Deserialize, Serialize};
 
+/// An ordinary least-squares line `y = intercept + slope·x` with the standard errors of its
+/// coefficients (the textbook formulas for K points, means x̄ and ȳ):
+///
+/// ```text
+/// S_xx = Σ (x − x̄)²,  S_xy = Σ (x − x̄)(y − ȳ),  slope = S_xy / S_xx,  intercept = ȳ − slope x̄,
+/// s² = Σ (y − intercept − slope x)² / (K − 2),
+/// se(slope) = sqrt(s² / S_xx),  se(intercept) = sqrt(s² (1/K + x̄² / S_xx))
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LineFit {
+    /// Slope (NaN with fewer than two points or when all x are equal).
+    pub slope: f64,
+    /// Intercept, the value at x = 0 (NaN when the slope is).
+    pub intercept: f64,
+    /// Standard error of the slope (NaN with fewer than three points).
+    pub slope_stderr: f64,
+    /// Standard error of the intercept (NaN with fewer than three points).
+    pub intercept_stderr: f64,
+    /// x̄ (NaN without points).
+    pub mean_x: f64,
+    /// ȳ (NaN without points); the natural constant fit when the slope is undefined.
+    pub mean_y: f64,
+}
+
+/// The least-squares line through the points `(xs[i], ys[i])` ([`LineFit`]), paired up to the
+/// shorter slice. It never panics: degenerate data give NaN where a quantity is undefined.
+/// [`fit_loglog`] is this fit on (log n, mean log metric).
+pub fn fit_line(xs: &[f64], ys: &[f64]) -> LineFit {
+    let n = xs.len().min(ys.len());
+    let (xs, ys) = (&xs[..n], &ys[..n]);
+    let k = n as f64;
+    let (mx, my) = (xs.iter().sum::<f64>() / k, ys.iter().sum::<f64>() / k);
+    let sxx: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum();
+    let sxy: f64 = xs.iter().zip(ys).map(|(x, y)| (x - mx) * (y - my)).sum();
+    let slope = sxy / sxx;
+    let intercept = my - slope * mx;
+    let rss: f64 = xs
+        .iter()
+        .zip(ys)
+        .map(|(x, y)| (y - intercept - slope * x).powi(2))
+        .sum();
+    let (slope_stderr, intercept_stderr) = if n > 2 {
+        let s2 = rss / (k - 2.0);
+        ((s2 / sxx).sqrt(), (s2 * (1.0 / k + mx * mx / sxx)).sqrt())
+    } else {
+        (f64::NAN, f64::NAN)
+    };
+    LineFit {
+        slope,
+        intercept,
+        slope_stderr,
+        intercept_stderr,
+        mean_x: mx,
+        mean_y: my,
+    }
+}
+
 /// The result of a log–log fit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogLogFit {
@@ -56,22 +113,8 @@ pub fn fit_loglog(widths: &[f64], values: &[Vec<f64>]) -> LogLogFit {
         xs.push(n.ln());
         ys.push(m);
     }
-    let k = xs.len() as f64;
-    let (mx, my) = (xs.iter().sum::<f64>() / k, ys.iter().sum::<f64>() / k);
-    let sxx: f64 = xs.iter().map(|x| (x - mx).powi(2)).sum();
-    let sxy: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
-    let slope = sxy / sxx;
-    let intercept = my - slope * mx;
-    let rss: f64 = xs
-        .iter()
-        .zip(&ys)
-        .map(|(x, y)| (y - intercept - slope * x).powi(2))
-        .sum();
-    let slope_stderr = if xs.len() > 2 {
-        (rss / (k - 2.0) / sxx).sqrt()
-    } else {
-        f64::NAN
-    };
+    let line = fit_line(&xs, &ys);
+    let (slope, intercept, slope_stderr) = (line.slope, line.intercept, line.slope_stderr);
     LogLogFit {
         slope,
         intercept,
@@ -84,6 +127,27 @@ pub fn fit_loglog(widths: &[f64], values: &[Vec<f64>]) -> LogLogFit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Points (0, 1), (1, 2), (2, 2), (3, 4) by hand: x̄ = 1.5, ȳ = 2.25, S_xx = 5,
+    /// S_xy = 4.5, slope 0.9, intercept 0.9, residuals 0.1, 0.2, −0.7, 0.4, RSS = 0.7,
+    /// s² = 0.35, se(slope) = sqrt(0.07), se(intercept) = sqrt(0.35 (1/4 + 2.25/5)).
+    #[test]
+    fn line_fit_by_hand() {
+        let f = fit_line(&[0.0, 1.0, 2.0, 3.0], &[1.0, 2.0, 2.0, 4.0]);
+        assert!((f.slope - 0.9).abs() < 1e-15);
+        assert!((f.intercept - 0.9).abs() < 1e-15);
+        assert!((f.slope_stderr - 0.07f64.sqrt()).abs() < 1e-15);
+        assert!((f.intercept_stderr - (0.35f64 * 0.7).sqrt()).abs() < 1e-15);
+        assert_eq!((f.mean_x, f.mean_y), (1.5, 2.25));
+        // Equal x: no slope, but the mean is still there.
+        let f = fit_line(&[1.0, 1.0], &[2.0, 4.0]);
+        assert!(f.slope.is_nan() && f.slope_stderr.is_nan());
+        assert_eq!(f.mean_y, 3.0);
+        // No points, and unequal lengths paired up to the shorter.
+        assert!(fit_line(&[], &[]).mean_y.is_nan());
+        let f = fit_line(&[0.0, 1.0, 5.0], &[0.0, 2.0]);
+        assert_eq!((f.slope, f.intercept), (2.0, 0.0));
+    }
 
     #[test]
     fn recovers_a_power_law() {

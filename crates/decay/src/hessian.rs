@@ -5,11 +5,11 @@
 //! Layers of neurons l = 0..L; y = y_1 is the output of the first hidden layer (after the
 //! activation, where a crash acts). For m = 2..L, `z_m = W_m y_{m−1} + b_m`,
 //! `y_m = φ(z_m)` for m < L and `y_L = z_L` (linear output). L(y_L, t) is the per-sample
-//! loss ([`Mse`] unless another [`SecondOrderLoss`] is given).
+//! loss ([`Loss::Mse`] unless another [`Loss`] is given).
 //!
 //! # Recursion (back-propagation of first and second derivatives)
 //! Write `g_m = ∂L/∂y_m` and `H_m = ∂²L/∂y_m²`. Start from the loss:
-//! `g_L = ∂L/∂y_L`, `H_L = ∂²L/∂y_L²` (see [`crate::loss`]). For m = L, L−1, …, 2, with
+//! `g_L = ∂L/∂y_L`, `H_L = ∂²L/∂y_L²` ([`Loss::grad`], [`Loss::hessian`]). For m = L, L−1, …, 2, with
 //! `φ'_m = φ'(z_m)`, `φ''_m = φ''(z_m)` (both taken as 1 and 0 at the linear output m = L):
 //!
 //! ```text
@@ -32,10 +32,9 @@
 //! ~1e-15 relative and with finite differences of the loss to within their truncation error
 //! (≤ 3e-7); the matrix is not symmetrised (its symmetry is a test of the GEMMs).
 
-use crate::error::{check_finite_f32, check_finite_f64, check_len, DecayError, Result};
-use crate::loss::{Loss, Mse, SecondOrderLoss};
+use crate::error::{DecayError, Result};
 use candle_core::{DType, Device, Tensor};
-use ftnn_model::{Inputs, Mlp};
+use ftnn_model::{check_finite, check_len, Inputs, Loss, Mlp};
 use rayon::prelude::*;
 
 /// SPEC §8: the Hessian statistics are averaged over the first 10 samples.
@@ -128,8 +127,8 @@ impl<'a> Prepared<'a> {
     fn check_sample(&self, x: &[f32], t: &[f32]) -> Result<()> {
         check_len("input row", x.len(), self.net.n_inputs(), "n_0")?;
         check_len("target", t.len(), self.net.n_outputs(), "n_L")?;
-        check_finite_f32("input row", x)?;
-        check_finite_f32("target", t)
+        check_finite("input row", x)?;
+        Ok(check_finite("target", t)?)
     }
 
     /// The crash-free forward pass of one input in f64.
@@ -151,21 +150,21 @@ impl<'a> Prepared<'a> {
             } else {
                 zl.iter().map(|&v| act.apply_f64(v, k)).collect()
             };
-            check_finite_f64(&format!("the outputs of layer {l} (overflow)"), &yl)?;
+            check_finite(&format!("the outputs of layer {l} (overflow)"), &yl)?;
             z.push(zl);
             y.push(yl);
         }
         Ok(ForwardF64 { z, y })
     }
 
-    /// `g_1 = ∂L/∂y_1` and, when `loss_h` is given, `H_1 = ∂²L/∂y_1²` (row-major
+    /// `g_1 = ∂L/∂y_1` and, when `with_hessian`, `H_1 = ∂²L/∂y_1²` (row-major
     /// `[n_1, n_1]`) for one input, by the recursion of the module documentation.
     fn derivatives(
         &self,
         x: &[f32],
         t: &[f32],
-        loss: &dyn Loss,
-        loss_h: Option<&dyn SecondOrderLoss>,
+        loss: Loss,
+        with_hessian: bool,
     ) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
         self.check_sample(x, t)?;
         let fw = self.forward(x)?;
@@ -176,9 +175,9 @@ impl<'a> Prepared<'a> {
         let t64: Vec<f64> = t.iter().map(|&v| v as f64).collect();
         let mut g = vec![0f64; n_out];
         loss.grad(&fw.y[big_l], &t64, &mut g);
-        let mut h = loss_h.map(|lh| {
+        let mut h = with_hessian.then(|| {
             let mut h = vec![0f64; n_out * n_out];
-            lh.hessian(&fw.y[big_l], &t64, &mut h);
+            loss.hessian(&fw.y[big_l], &t64, &mut h);
             h
         });
         for m in (2..=big_l).rev() {
@@ -220,9 +219,9 @@ impl<'a> Prepared<'a> {
                 h = Some(prod.flatten_all()?.to_vec1::<f64>()?);
             }
         }
-        check_finite_f64("the gradient with respect to y_1", &g)?;
+        check_finite("the gradient with respect to y_1", &g)?;
         if let Some(h) = &h {
-            check_finite_f64("the Hessian with respect to y_1", h)?;
+            check_finite("the Hessian with respect to y_1", h)?;
         }
         Ok((g, h))
     }
@@ -231,34 +230,29 @@ impl<'a> Prepared<'a> {
 /// `∂L/∂y_1` for one input `x_row` (`[n_0]`) and its target (`[n_L]`), in f64: the gradient of
 /// the per-sample loss with respect to the outputs of the first hidden layer (the first half of
 /// the recursion in the module documentation).
-pub fn gradient(net: &Mlp, x_row: &[f32], target: &[f32], loss: &dyn Loss) -> Result<Vec<f64>> {
+pub fn gradient(net: &Mlp, x_row: &[f32], target: &[f32], loss: Loss) -> Result<Vec<f64>> {
     let prepared = Prepared::new(net)?;
-    Ok(prepared.derivatives(x_row, target, loss, None)?.0)
+    Ok(prepared.derivatives(x_row, target, loss, false)?.0)
 }
 
 /// `H = ∂²L/∂y_1²` for one input `x_row` (`[n_0]`) and its target (`[n_L]`): the `n_1 × n_1`
 /// Hessian of the per-sample loss with respect to the first hidden layer's outputs, row-major,
 /// by the recursion `H_{m−1} = W_mᵀ [diag(φ'(z_m)) H_m diag(φ'(z_m)) + diag(φ''(z_m) ⊙ g_m)]
-/// W_m` of the module documentation (SPEC §8). Pass `&Mse` for the SPEC's loss.
-pub fn hessian(
-    net: &Mlp,
-    x_row: &[f32],
-    target: &[f32],
-    loss: &dyn SecondOrderLoss,
-) -> Result<Vec<f64>> {
+/// W_m` of the module documentation (SPEC §8). Pass [`Loss::Mse`] for the SPEC's loss.
+pub fn hessian(net: &Mlp, x_row: &[f32], target: &[f32], loss: Loss) -> Result<Vec<f64>> {
     let prepared = Prepared::new(net)?;
-    let (_, h) = prepared.derivatives(x_row, target, loss, Some(loss))?;
+    let (_, h) = prepared.derivatives(x_row, target, loss, true)?;
     Ok(h.expect("requested"))
 }
 
-/// [`hessian_stats_with_loss`] with the SPEC §8 loss, Keras' mean squared error ([`Mse`]).
+/// [`hessian_stats_with_loss`] with the SPEC §8 loss, Keras' mean squared error ([`Loss::Mse`]).
 pub fn hessian_stats(
     net: &Mlp,
     x: &Inputs,
     targets: &[f32],
     samples: usize,
 ) -> Result<HessianStats> {
-    hessian_stats_with_loss(net, x, targets, samples, &Mse)
+    hessian_stats_with_loss(net, x, targets, samples, Loss::Mse)
 }
 
 /// `H_diag = mean_s mean_i |H_ii|` and `H_all = mean_s mean_{ij} |H_ij|` over the first
@@ -270,7 +264,7 @@ pub fn hessian_stats_with_loss(
     x: &Inputs,
     targets: &[f32],
     samples: usize,
-    loss: &dyn SecondOrderLoss,
+    loss: Loss,
 ) -> Result<HessianStats> {
     let prepared = Prepared::new(net)?;
     x.check_width(net.n_inputs())?;
@@ -287,7 +281,7 @@ pub fn hessian_stats_with_loss(
     let (mut diag, mut all) = (0f64, 0f64);
     for s in 0..samples {
         let t = &targets[s * n_out..(s + 1) * n_out];
-        let (_, h) = prepared.derivatives(x.row(s), t, loss, Some(loss))?;
+        let (_, h) = prepared.derivatives(x.row(s), t, loss, true)?;
         let h = h.expect("requested");
         diag += (0..n1).map(|i| h[i * n1 + i].abs()).sum::<f64>() / n1 as f64;
         // Row sums in parallel, combined in row order (deterministic whatever the threads).

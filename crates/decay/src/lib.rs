@@ -2,7 +2,7 @@
 //!
 //! For an MLP of any depth (the uses are 784→n→100→10 for MNIST and 13→n→100→1 for Boston)
 //! with y = y_1 the output of the first hidden layer, and the per-sample loss L (Keras' mean
-//! squared error [`Mse`] unless another loss is given, see [`loss`]):
+//! squared error [`Loss::Mse`] unless another [`Loss`] is given):
 //!
 //! | metric | definition | function |
 //! |---|---|---|
@@ -10,7 +10,7 @@
 //! | H_diag, H_all | mean_i \|H_ii\|, mean_ij \|H_ij\| of H = ∂²L/∂y², first 10 samples | [`hessian_stats`] ([`hessian()`] for one H) |
 //! | W_l, W_prod | ‖W_l‖_∞ (max row sum of \|W_l\|) and Π_l ‖W_l‖_∞ | [`weight_norms`] |
 //! | Var Δ | mean over outputs of the Monte Carlo Var Δ at one input | [`var_delta`] |
-//! | slope | least squares log(metric) = a·log(n) + c over widths n | [`fit_loglog`] |
+//! | slope | least squares log(metric) = a·log(n) + c over widths n | [`fit_loglog`] ([`fit_line`] for any line) |
 //!
 //! Expected slopes in the continuous limit: D −1, H −2, Var Δ −1.
 //!
@@ -22,14 +22,13 @@ pub mod derivative;
 pub mod error;
 pub mod fit;
 pub mod hessian;
-pub mod loss;
 pub mod norms;
 
 pub use derivative::{derivative_decay, mean_abs_gradient, CHUNK_ROWS};
 pub use error::{DecayError, Result};
-pub use fit::{fit_loglog, LogLogFit};
+pub use fit::{fit_line, fit_loglog, LineFit, LogLogFit};
+pub use ftnn_model::Loss;
 pub use hessian::{
     gradient, hessian, hessian_stats, hessian_stats_with_loss, HessianStats, HESSIAN_SAMPLES,
 };
-pub use loss::{CrossEntropy, Loss, Mse, SecondOrderLoss};
 pub use norms::{var_delta, weight_norms, WeightNorms, VAR_DELTA_P, VAR_DELTA_REPETITIONS};

@@ -2,15 +2,16 @@
 //!
 //! * `W_l = ‖W_l‖_∞ = max_o Σ_i |W_l[o, i]|` (max row sum of |W_l|, W_l of shape
 //!   `[n_l, n_{l−1}]`) for every weight layer l = 1..L, and `W_prod = Π_l W_l`
-//!   ([`weight_norms`]; the norm is `ftnn_bounds::operator_norm` with `Norm::Inf`).
+//!   ([`weight_norms`]; the norm is [`ftnn_model::operator_norm`] with [`Norm::Inf`]).
 //! * `var_delta = (1/n_L) Σ_k Var Δ_k` at one input, with crashes of probability p at one
 //!   layer only, estimated by Monte Carlo ([`var_delta`]; SPEC: 50 000 repetitions, p = 0.01 at
 //!   hidden layer 1). Var Δ_k is the sample variance (denominator R − 1) of ftnn's engine
 //!   ([`ftnn_model::MonteCarlo`]).
 
-use crate::error::{check_finite_f32, check_len, DecayError, Result};
-use ftnn_bounds::{operator_norm, Norm};
-use ftnn_model::{FailureVector, Inputs, Mlp, MonteCarlo};
+use crate::error::{DecayError, Result};
+use ftnn_model::{
+    check_finite, check_len, operator_norm, FailureVector, Inputs, Mlp, MonteCarlo, Norm,
+};
 
 /// SPEC §8: repetitions of the Monte Carlo estimate of Var Δ.
 pub const VAR_DELTA_REPETITIONS: usize = 50_000;
@@ -66,7 +67,7 @@ pub fn var_delta(
         });
     }
     check_len("input row", x_row.len(), net.n_inputs(), "n_0")?;
-    check_finite_f32("input row", x_row)?;
+    check_finite("input row", x_row)?;
     let fv = FailureVector::single(n_layers, layer, p)?;
     let x = Inputs::new(x_row.to_vec(), 1, net.n_inputs())?;
     let stats = MonteCarlo::new(net, fv)?

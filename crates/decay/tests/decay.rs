@@ -4,7 +4,7 @@
 
 use ftnn_decay::{
     derivative_decay, gradient, hessian, hessian_stats, hessian_stats_with_loss, mean_abs_gradient,
-    var_delta, weight_norms, CrossEntropy, DecayError, Loss, Mse, SecondOrderLoss, CHUNK_ROWS,
+    var_delta, weight_norms, DecayError, Loss, CHUNK_ROWS,
 };
 use ftnn_model::{Activation, Dense, FailureVector, Init, Inputs, Mlp, ModelError};
 use rand::{Rng, SeedableRng};
@@ -55,12 +55,12 @@ fn output_from_y1(net: &Mlp, y1: &[f64]) -> (Vec<f64>, f64) {
     (y, min_abs_z)
 }
 
-fn loss_from_y1(net: &Mlp, y1: &[f64], t: &[f64], loss: &dyn Loss) -> f64 {
+fn loss_from_y1(net: &Mlp, y1: &[f64], t: &[f64], loss: Loss) -> f64 {
     loss.value(&output_from_y1(net, y1).0, t)
 }
 
 /// Central differences of the loss: `∂L/∂y_i ≈ (L(y + h e_i) − L(y − h e_i)) / 2h`.
-fn fd_gradient(net: &Mlp, y1: &[f64], t: &[f64], loss: &dyn Loss, h: f64) -> Vec<f64> {
+fn fd_gradient(net: &Mlp, y1: &[f64], t: &[f64], loss: Loss, h: f64) -> Vec<f64> {
     (0..y1.len())
         .map(|i| {
             let (mut a, mut b) = (y1.to_vec(), y1.to_vec());
@@ -74,7 +74,7 @@ fn fd_gradient(net: &Mlp, y1: &[f64], t: &[f64], loss: &dyn Loss, h: f64) -> Vec
 /// Second central differences of the loss:
 /// `H_ij ≈ [L(+h e_i + h e_j) − L(+h e_i − h e_j) − L(−h e_i + h e_j) + L(−h e_i − h e_j)] / 4h²`
 /// (for i = j this is the three-point second difference with step 2h).
-fn fd_hessian(net: &Mlp, y1: &[f64], t: &[f64], loss: &dyn Loss, h: f64) -> Vec<f64> {
+fn fd_hessian(net: &Mlp, y1: &[f64], t: &[f64], loss: Loss, h: f64) -> Vec<f64> {
     let n = y1.len();
     let at = |si: f64, i: usize, sj: f64, j: usize| {
         let mut y = y1.to_vec();
@@ -152,7 +152,7 @@ fn t32(t: &[f64]) -> Vec<f32> {
 #[test]
 fn gradient_matches_finite_differences() {
     for_each_case(|net, x, t, case| {
-        for loss in [&Mse as &dyn Loss, &CrossEntropy] {
+        for loss in [Loss::Mse, Loss::CrossEntropy] {
             let g = gradient(net, x, &t32(t), loss).unwrap();
             let fd = fd_gradient(net, &y1_of(net, x), &t32_f64(t), loss, 1e-6);
             for i in 0..g.len() {
@@ -183,7 +183,7 @@ fn t32_f64(t: &[f64]) -> Vec<f64> {
 fn hessian_matches_finite_differences() {
     let mut largest_second_order_term = 0f64;
     for_each_case(|net, x, t, case| {
-        for loss in [&Mse as &dyn SecondOrderLoss, &CrossEntropy] {
+        for loss in [Loss::Mse, Loss::CrossEntropy] {
             let h = hessian(net, x, &t32(t), loss).unwrap();
             let y1 = y1_of(net, x);
             let fd = fd_hessian(net, &y1, &t32_f64(t), loss, 1e-4);
@@ -224,7 +224,7 @@ fn hessian_is_symmetric() {
     .unwrap();
     let x = random_inputs(&mut rng, 1, 20);
     let t = vec![0.1f32; 10];
-    let h = hessian(&net, &x, &t, &Mse).unwrap();
+    let h = hessian(&net, &x, &t, Loss::Mse).unwrap();
     let n = 300;
     let scale = max_abs(&h);
     assert!(scale > 0.0);
@@ -256,7 +256,7 @@ fn hessian_stats_average_the_first_samples() {
     let stats = hessian_stats(&net, &x, &targets, 4).unwrap();
     let (mut d, mut a) = (0.0, 0.0);
     for s in 0..4 {
-        let h = hessian(&net, x.row(s), &targets[2 * s..2 * s + 2], &Mse).unwrap();
+        let h = hessian(&net, x.row(s), &targets[2 * s..2 * s + 2], Loss::Mse).unwrap();
         d += (0..8).map(|i| h[i * 8 + i].abs()).sum::<f64>() / 8.0 / 4.0;
         a += h.iter().map(|v| v.abs()).sum::<f64>() / 64.0 / 4.0;
     }
@@ -268,7 +268,7 @@ fn hessian_stats_average_the_first_samples() {
         "off-diagonal entries are smaller here"
     );
     // The loss matters: cross-entropy gives other numbers.
-    let ce = hessian_stats_with_loss(&net, &x, &targets, 4, &CrossEntropy).unwrap();
+    let ce = hessian_stats_with_loss(&net, &x, &targets, 4, Loss::CrossEntropy).unwrap();
     assert!((ce.diag - stats.diag).abs() > 1e-6);
 }
 
@@ -290,7 +290,7 @@ fn derivative_decay_matches_finite_differences() {
             let x = Inputs::new(random_inputs(&mut rng, n, sizes[0]), n, sizes[0]).unwrap();
             let n_out = *sizes.last().unwrap();
             let targets: Vec<f32> = (0..n * n_out).map(|_| rng.random::<f32>()).collect();
-            for loss in [&Mse as &dyn Loss, &CrossEntropy] {
+            for loss in [Loss::Mse, Loss::CrossEntropy] {
                 let d = derivative_decay(&net, &x, &targets, loss).unwrap();
                 let per = mean_abs_gradient(&net, &x, &targets, loss).unwrap();
                 let mut reference = 0.0;
@@ -335,17 +335,17 @@ fn derivative_decay_spans_chunks() {
     let x = Inputs::new(random_inputs(&mut rng, n, 3), n, 3).unwrap();
     // Distinct targets per sample so a shifted row would be noticed.
     let targets: Vec<f32> = (0..n * 2).map(|i| (i % 17) as f32 / 4.0).collect();
-    let per = mean_abs_gradient(&net, &x, &targets, &Mse).unwrap();
+    let per = mean_abs_gradient(&net, &x, &targets, Loss::Mse).unwrap();
     assert_eq!(per.len(), n);
     let mut reference = 0.0;
     for s in 0..n {
-        let g = gradient(&net, x.row(s), &targets[2 * s..2 * s + 2], &Mse).unwrap();
+        let g = gradient(&net, x.row(s), &targets[2 * s..2 * s + 2], Loss::Mse).unwrap();
         let m = g.iter().map(|v| v.abs()).sum::<f64>() / 5.0;
         assert!((per[s] - m).abs() <= 5e-5 * m + 1e-9, "sample {s}");
         reference += m;
     }
     reference /= n as f64;
-    let d = derivative_decay(&net, &x, &targets, &Mse).unwrap();
+    let d = derivative_decay(&net, &x, &targets, Loss::Mse).unwrap();
     assert!((d - reference).abs() <= 5e-5 * reference);
 }
 
@@ -445,24 +445,24 @@ fn bad_inputs_are_errors() {
 
     // Wrong widths.
     assert!(matches!(
-        hessian(&net, &[0.1; 4], &t[..2], &Mse),
-        Err(DecayError::Shape { .. })
+        hessian(&net, &[0.1; 4], &t[..2], Loss::Mse),
+        Err(DecayError::Model(ModelError::Shape { .. }))
     ));
     assert!(matches!(
-        hessian(&net, &[0.1; 3], &t[..3], &Mse),
-        Err(DecayError::Shape { .. })
+        hessian(&net, &[0.1; 3], &t[..3], Loss::Mse),
+        Err(DecayError::Model(ModelError::Shape { .. }))
     ));
     assert!(matches!(
-        gradient(&net, &[0.1; 2], &t[..2], &Mse),
-        Err(DecayError::Shape { .. })
+        gradient(&net, &[0.1; 2], &t[..2], Loss::Mse),
+        Err(DecayError::Model(ModelError::Shape { .. }))
     ));
     assert!(matches!(
-        derivative_decay(&net, &x, &t[..3], &Mse),
-        Err(DecayError::Shape { .. })
+        derivative_decay(&net, &x, &t[..3], Loss::Mse),
+        Err(DecayError::Model(ModelError::Shape { .. }))
     ));
     let wide = Inputs::new(vec![0.1; 8], 2, 4).unwrap();
     assert!(matches!(
-        derivative_decay(&net, &wide, &t, &Mse),
+        derivative_decay(&net, &wide, &t, Loss::Mse),
         Err(DecayError::Model(ModelError::Shape { .. }))
     ));
     assert!(matches!(
@@ -471,25 +471,25 @@ fn bad_inputs_are_errors() {
     ));
     assert!(matches!(
         var_delta(&net, &[0.1; 2], 0.01, 1, 100, 0),
-        Err(DecayError::Shape { .. })
+        Err(DecayError::Model(ModelError::Shape { .. }))
     ));
 
     // NaN.
     assert!(matches!(
-        hessian(&net, &[0.1, f32::NAN, 0.0], &t[..2], &Mse),
-        Err(DecayError::NonFinite { index: 1, .. })
+        hessian(&net, &[0.1, f32::NAN, 0.0], &t[..2], Loss::Mse),
+        Err(DecayError::Model(ModelError::NonFinite { index: 1, .. }))
     ));
     assert!(matches!(
-        gradient(&net, &[0.1; 3], &[f32::INFINITY, 0.0], &Mse),
-        Err(DecayError::NonFinite { index: 0, .. })
+        gradient(&net, &[0.1; 3], &[f32::INFINITY, 0.0], Loss::Mse),
+        Err(DecayError::Model(ModelError::NonFinite { index: 0, .. }))
     ));
     assert!(matches!(
-        derivative_decay(&net, &x, &[0.0, 0.0, f32::NAN, 0.0], &Mse),
-        Err(DecayError::NonFinite { index: 2, .. })
+        derivative_decay(&net, &x, &[0.0, 0.0, f32::NAN, 0.0], Loss::Mse),
+        Err(DecayError::Model(ModelError::NonFinite { index: 2, .. }))
     ));
     assert!(matches!(
         var_delta(&net, &[f32::NAN; 3], 0.01, 1, 100, 0),
-        Err(DecayError::NonFinite { .. })
+        Err(DecayError::Model(ModelError::NonFinite { .. }))
     ));
     assert!(matches!(
         var_delta(&net, &[0.1; 3], f64::NAN, 1, 100, 0),
@@ -526,11 +526,11 @@ fn bad_inputs_are_errors() {
     // No hidden layer.
     let flat = Mlp::init(&[3, 2], Activation::Relu, 1.0, Init::Paper, &mut rng).unwrap();
     assert!(matches!(
-        hessian(&flat, &[0.1; 3], &t[..2], &Mse),
+        hessian(&flat, &[0.1; 3], &t[..2], Loss::Mse),
         Err(DecayError::NoHiddenLayer { .. })
     ));
     assert!(matches!(
-        derivative_decay(&flat, &x, &t, &Mse),
+        derivative_decay(&flat, &x, &t, Loss::Mse),
         Err(DecayError::NoHiddenLayer { .. })
     ));
     assert!(matches!(
@@ -543,5 +543,5 @@ fn bad_inputs_are_errors() {
     let out = Dense::new(vec![1.0], vec![0.0], 1, 1).unwrap();
     let huge = Mlp::new(vec![big, out], Activation::Relu, 1.0).unwrap();
     let ones = Inputs::new(vec![1.0; 3], 1, 3).unwrap();
-    assert!(derivative_decay(&huge, &ones, &[0.0], &Mse).is_err());
+    assert!(derivative_decay(&huge, &ones, &[0.0], Loss::Mse).is_err());
 }

@@ -21,7 +21,7 @@
 //! All four activations worked with double backward; nothing had to be left out.
 
 use candle_core::{DType, Device, Tensor, Var, D};
-use ftnn_decay::{hessian, CrossEntropy, Mse, SecondOrderLoss};
+use ftnn_decay::{hessian, Loss};
 use ftnn_model::{Activation, Init, Mlp};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -130,8 +130,8 @@ fn hessian_matches_candle_double_backward() {
         for sizes in [&[4usize, 6, 5, 3][..], &[4, 6, 5, 4, 3], &[4, 7, 3]] {
             let net = Mlp::init(sizes, act, 0.9, Init::Paper, &mut rng).unwrap();
             for (kind, loss) in [
-                (LossKind::Mse, &Mse as &dyn SecondOrderLoss),
-                (LossKind::CrossEntropy, &CrossEntropy),
+                (LossKind::Mse, Loss::Mse),
+                (LossKind::CrossEntropy, Loss::CrossEntropy),
             ] {
                 let x: Vec<f32> = (0..4).map(|_| rng.random::<f32>() * 2.0 - 1.0).collect();
                 let n_out = *sizes.last().unwrap();

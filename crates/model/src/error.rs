@@ -52,6 +52,9 @@ pub enum ModelError {
         /// The value.
         value: f64,
     },
+    /// A loss name that ftnn does not know.
+    #[error("unknown loss `{0}` (mse, mae or cross-entropy)")]
+    UnknownLoss(String),
     /// An activation name that ftnn does not know.
     #[error("unknown activation `{0}` (expected one of: sigmoid, relu, tanh, softplus)")]
     UnknownActivation(String),
@@ -123,3 +126,49 @@ impl ModelError {
 
 /// Result alias of the model crate.
 pub type Result<T> = std::result::Result<T, ModelError>;
+
+/// [`ModelError::Shape`] unless `got == expected` values; `shape` names the expected shape
+/// (e.g. `"N × n_L"`). The one length check shared by the ftnn crates.
+pub fn check_len(what: &str, got: usize, expected: usize, shape: &str) -> Result<()> {
+    if got != expected {
+        return Err(ModelError::Shape {
+            what: what.to_string(),
+            expected: format!("{expected} values ({shape})"),
+            got: format!("{got} values"),
+        });
+    }
+    Ok(())
+}
+
+/// [`ModelError::NonFinite`] on the first NaN or infinity of `values` (f32 or f64), with its
+/// flat index. The one finiteness check shared by the ftnn crates.
+pub fn check_finite<T: Copy + Into<f64>>(what: &str, values: &[T]) -> Result<()> {
+    match values.iter().position(|&v| !v.into().is_finite()) {
+        Some(index) => Err(ModelError::NonFinite {
+            what: what.to_string(),
+            index,
+            value: values[index].into(),
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_report_the_first_offender() {
+        assert!(check_len("x", 3, 3, "n").is_ok());
+        let e = check_len("x", 2, 3, "n").unwrap_err();
+        assert!(matches!(e, ModelError::Shape { .. }));
+        assert!(e.to_string().contains("3 values (n)"));
+        assert!(check_finite("v", &[1.0f32, 2.0]).is_ok());
+        let e = check_finite("v", &[1.0f32, f32::NAN, f32::INFINITY]).unwrap_err();
+        assert!(matches!(e, ModelError::NonFinite { index: 1, .. }));
+        let e = check_finite("v", &[0.0f64, 1.0, f64::NEG_INFINITY]).unwrap_err();
+        assert!(
+            matches!(e, ModelError::NonFinite { index: 2, value, .. } if value == f64::NEG_INFINITY)
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! The failure vector p = [p_0, …, p_L]: one crash probability per layer of neurons (SPEC §1).
 
 use crate::error::{ModelError, Result};
+use std::str::FromStr;
 
 /// Validated crash probabilities, one per layer of neurons (input, hidden…, output).
 ///
@@ -35,7 +36,7 @@ impl FailureVector {
         Self::new(v)
     }
 
-    /// Parses a comma-separated list such as `0,0.01,0,0`.
+    /// Parses a comma-separated list such as `0,0.01,0,0` (also available as [`FromStr`]).
     pub fn parse(s: &str) -> Result<Self> {
         let mut v = Vec::new();
         for (layer, part) in s.split(',').enumerate() {
@@ -49,6 +50,14 @@ impl FailureVector {
             v.push(value);
         }
         Self::new(v)
+    }
+
+    /// Checks `self` against `net` once, at the edge of a program: one entry per layer of
+    /// neurons (SPEC §1). Returns `self`, so that `p.parse::<FailureVector>()?.for_network(&net)?`
+    /// validates a command-line failure vector and its network together.
+    pub fn for_network(self, net: &crate::Mlp) -> Result<Self> {
+        self.check_len(net.n_neuron_layers())?;
+        Ok(self)
     }
 
     /// Checks that there is one entry per layer of neurons of a network with `n_layers` of them.
@@ -108,6 +117,15 @@ impl std::ops::Index<usize> for FailureVector {
     }
 }
 
+impl FromStr for FailureVector {
+    type Err = ModelError;
+    /// [`FailureVector::parse`]: a comma-separated list such as `0,0.01,0,0`; usable as
+    /// clap's `value_parser`.
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +140,33 @@ mod tests {
                 ModelError::InvalidProbability { layer: 1, .. }
             ));
         }
+    }
+
+    #[test]
+    fn from_str_and_network_check() {
+        let p: FailureVector = "0,0.5, 0".parse().unwrap();
+        assert_eq!(p.as_slice(), &[0.0, 0.5, 0.0]);
+        assert!(matches!(
+            "0,x".parse::<FailureVector>(),
+            Err(ModelError::UnparsableProbability { layer: 1, .. })
+        ));
+        let net = crate::Mlp::new(
+            vec![crate::Dense::new(vec![1.0, 2.0], vec![0.0], 1, 2).unwrap()],
+            crate::Activation::Relu,
+            1.0,
+        )
+        .unwrap();
+        assert!(FailureVector::parse("0,0.1")
+            .unwrap()
+            .for_network(&net)
+            .is_ok());
+        assert!(matches!(
+            p.for_network(&net),
+            Err(ModelError::FailureLength {
+                expected: 2,
+                got: 3
+            })
+        ));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A validated batch of input rows.
 
+use crate::error::check_finite;
 use crate::error::{ModelError, Result};
-use crate::mlp::check_finite;
 
 /// `rows` input vectors of width `cols`, row-major, all finite.
 #[derive(Debug, Clone, PartialEq)]

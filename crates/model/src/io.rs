@@ -5,12 +5,18 @@
 //! A plain PyTorch `nn.Sequential` state dict (`0.weight`, `0.bias`, `2.weight`, …, either as
 //! safetensors or as a zip `.pth` file) is imported with the activation given by the caller;
 //! the numeric indices must increase and the weight shapes must chain.
+//!
+//! Reading goes through the one safetensors / PyTorch-zip reader of ftnn,
+//! [`ftnn_data::parse_safetensors`] and [`ftnn_data::load_weights`] (header and length
+//! checks, candle's pickle reader); this module only maps tensor names to layers and converts
+//! floating-point tensors (f32, f64, f16, bf16) to f32.
 
 use crate::activation::Activation;
 use crate::error::{ModelError, Result};
 use crate::mlp::{Dense, Mlp};
+use candle_core::{DType, Device};
+use ftnn_data::{DataError, NamedTensors};
 use safetensors::tensor::{Dtype, TensorView};
-use safetensors::SafeTensors;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -96,7 +102,7 @@ impl Mlp {
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = read_file(path)?;
         let st = parse_safetensors(path, &bytes)?;
-        let meta = read_metadata(path, &bytes)?;
+        let meta = st.metadata();
         let activation: Activation = meta
             .get(META_ACTIVATION)
             .ok_or_else(|| {
@@ -116,7 +122,7 @@ impl Mlp {
         };
         let mut layers = Vec::new();
         let mut i = 0;
-        while st.names().contains(&format!("layers.{i}.weight").as_str()) {
+        while st.try_get(&format!("layers.{i}.weight")).is_some() {
             let w = tensor_f32(path, &st, &format!("layers.{i}.weight"))?;
             let b = tensor_f32(path, &st, &format!("layers.{i}.bias"))?;
             layers.push(dense_from(path, &format!("layers.{i}"), w, b)?);
@@ -137,31 +143,18 @@ impl Mlp {
     /// safetensors file or a zip `.pth` file; the activation is not stored in a state dict
     /// and must be given.
     pub fn from_state_dict(path: &Path, activation: Activation, k_lips: f64) -> Result<Self> {
-        let tensors: Vec<(String, Vec<usize>, Vec<f32>)> = if is_zip(path)? {
-            candle_core::pickle::read_all(path)
-                .map_err(|e| file_err(path, &format!("not a readable PyTorch state dict: {e}")))?
-                .into_iter()
-                .map(|(name, t)| {
-                    let shape = t.dims().to_vec();
-                    let data = t
-                        .to_dtype(candle_core::DType::F32)
-                        .and_then(|t| t.flatten_all())
-                        .and_then(|t| t.to_vec1::<f32>())
-                        .map_err(|e| file_err(path, &format!("tensor `{name}`: {e}")))?;
-                    Ok((name, shape, data))
-                })
-                .collect::<Result<_>>()?
-        } else {
-            let bytes = read_file(path)?;
-            let st = parse_safetensors(path, &bytes)?;
-            st.names()
-                .into_iter()
-                .map(|name| {
-                    let (shape, data) = tensor_f32(path, &st, name)?;
-                    Ok((name.to_string(), shape, data))
-                })
-                .collect::<Result<_>>()?
-        };
+        if !path.exists() {
+            // Report a missing file as an I/O error on it, as `load` does.
+            read_file(path)?;
+        }
+        let st = ftnn_data::load_weights(path, &Device::Cpu).map_err(|e| data_err(path, e))?;
+        let tensors: Vec<(String, Vec<usize>, Vec<f32>)> = st
+            .names()
+            .map(|name| {
+                let (shape, data) = tensor_f32(path, &st, name)?;
+                Ok((name.to_string(), shape, data))
+            })
+            .collect::<Result<_>>()?;
         // Group `<prefix><index>.<weight|bias>` by index.
         let mut by_index: BTreeMap<usize, (Option<ShapedData>, Option<ShapedData>)> =
             BTreeMap::new();
@@ -228,68 +221,48 @@ fn read_file(path: &Path) -> Result<Vec<u8>> {
     })
 }
 
-fn is_zip(path: &Path) -> Result<bool> {
-    use std::io::Read;
-    let mut magic = [0u8; 4];
-    let mut f = std::fs::File::open(path).map_err(|source| ModelError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let n = f.read(&mut magic).map_err(|source| ModelError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(n == 4 && magic == *b"PK\x03\x04")
+/// A reader error as a [`ModelError`] on the model file.
+fn data_err(path: &Path, e: DataError) -> ModelError {
+    match e {
+        DataError::Io { path, source } => ModelError::Io { path, source },
+        DataError::Weights { reason, .. } => file_err(path, &reason),
+        other => file_err(path, &other.to_string()),
+    }
 }
 
-fn parse_safetensors<'a>(path: &Path, bytes: &'a [u8]) -> Result<SafeTensors<'a>> {
-    SafeTensors::deserialize(bytes).map_err(|e| {
-        file_err(
+/// Parses safetensors bytes by the shared reader (tensors on the CPU, with the metadata).
+fn parse_safetensors(path: &Path, bytes: &[u8]) -> Result<NamedTensors> {
+    ftnn_data::parse_safetensors(path, bytes, &Device::Cpu).map_err(|e| match e {
+        DataError::Weights { reason, .. } => file_err(
             path,
-            &format!("not a valid safetensors file (truncated or corrupt?): {e}"),
-        )
+            &format!("not a valid safetensors file (truncated or corrupt?): {reason}"),
+        ),
+        other => data_err(path, other),
     })
 }
 
-fn read_metadata(path: &Path, bytes: &[u8]) -> Result<HashMap<String, String>> {
-    let (_, meta) = SafeTensors::read_metadata(bytes)
-        .map_err(|e| file_err(path, &format!("not a valid safetensors file: {e}")))?;
-    Ok(meta.metadata().clone().unwrap_or_default())
-}
-
 /// A tensor as f32 values with its shape (f32, f64, f16 and bf16 are accepted).
-fn tensor_f32(path: &Path, st: &SafeTensors<'_>, name: &str) -> Result<ShapedData> {
-    let view = st.tensor(name).map_err(|_| ModelError::MissingTensor {
+fn tensor_f32(path: &Path, st: &NamedTensors, name: &str) -> Result<ShapedData> {
+    let t = st.try_get(name).ok_or_else(|| ModelError::MissingTensor {
         path: path.to_path_buf(),
         name: name.to_string(),
         hint: "an ftnn model has layers.{i}.weight and layers.{i}.bias for every layer".into(),
     })?;
-    let raw = view.data();
-    let data: Vec<f32> = match view.dtype() {
-        Dtype::F32 => raw
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-        Dtype::F64 => raw
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
-            .collect(),
-        Dtype::F16 => raw
-            .chunks_exact(2)
-            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-            .collect(),
-        Dtype::BF16 => raw
-            .chunks_exact(2)
-            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
-            .collect(),
-        other => {
-            return Err(file_err(
-                path,
-                &format!("tensor `{name}` has dtype {other:?}; expected a floating-point type"),
-            ))
-        }
-    };
-    Ok((view.shape().to_vec(), data))
+    if !t.dtype().is_float() {
+        return Err(file_err(
+            path,
+            &format!(
+                "tensor `{name}` has dtype {:?}; expected a floating-point type",
+                t.dtype()
+            ),
+        ));
+    }
+    let data = t
+        .to_dtype(DType::F32)
+        .and_then(|t| t.flatten_all())
+        .and_then(|t| t.to_vec1::<f32>())
+        .map_err(|e| file_err(path, &format!("tensor `{name}`: {e}")))?;
+    Ok((t.dims().to_vec(), data))
 }
 
 fn dense_from(

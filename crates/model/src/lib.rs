@@ -6,6 +6,8 @@
 //! * [`Mlp`]: the fully connected network of SPEC §2 with [`Activation`]s carrying a
 //!   Lipschitz constant K, seeded initialisations ([`Init`]), the ftnn safetensors model format
 //!   and PyTorch `nn.Sequential` state-dict import ([`io`]);
+//! * [`Loss`]: the data losses (MSE, MAE, cross-entropy) with their gradient and Hessian
+//!   with respect to the output;
 //! * [`FailureVector`]: validated crash probabilities, one per layer of neurons;
 //! * [`MonteCarlo`]: the mean, std and standard error of Δ = ŷ − y over R seeded crash
 //!   patterns, with the fast paths of SPEC §14 (prefix reuse, sparse updates, geometric
@@ -19,14 +21,18 @@ pub mod exact;
 pub mod failure;
 pub mod inputs;
 pub mod io;
+pub mod loss;
 pub mod mlp;
 pub mod montecarlo;
+pub mod norm;
 pub mod runtime;
 
 pub use activation::Activation;
-pub use error::{ModelError, Result};
+pub use error::{check_finite, check_len, ModelError, Result};
 pub use exact::{exact_delta, ExactStats, DEFAULT_MAX_CRASHABLE};
 pub use failure::FailureVector;
 pub use inputs::Inputs;
+pub use loss::Loss;
 pub use mlp::{Dense, Init, Mlp, Trace};
 pub use montecarlo::{DeltaStats, MonteCarlo, Strategy};
+pub use norm::{operator_norm, vector_norm, Norm};

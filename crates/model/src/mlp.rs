@@ -15,7 +15,7 @@
 //! a candle tensor for GEMM.
 
 use crate::activation::Activation;
-use crate::error::{ModelError, Result};
+use crate::error::{check_finite, check_len, ModelError, Result};
 use candle_core::{Device, Tensor};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -115,6 +115,13 @@ impl Dense {
             .to_vec1::<f32>()?)
     }
 
+    /// `G W` for `rows` stacked row vectors `G` (`[rows, n_out]`, row-major): the same backward
+    /// step as [`Dense::backward_cols`] (a vector–Jacobian product through `z = W y + b`,
+    /// SPEC §4/§8 back-propagation) in the row layout, giving `[rows, n_in]`.
+    pub fn backward_rows(&self, g: Vec<f32>, rows: usize) -> Result<Vec<f32>> {
+        backward_rows(&self.weight_tensor, g, rows)
+    }
+
     /// `Z = Y Wᵀ` for `rows` stacked inputs `Y` (`[rows, n_in]`, row-major), by candle's GEMM.
     /// The bias is not added: callers fuse it with the activation.
     pub fn matmul_rows(&self, y: Vec<f32>, rows: usize) -> Result<Vec<f32>> {
@@ -124,6 +131,17 @@ impl Dense {
             .flatten_all()?
             .to_vec1::<f32>()?)
     }
+}
+
+/// `G W` for `rows` stacked row vectors `G` (`[rows, n_out]`) and a weight tensor `W`
+/// (`[n_out, n_in]`): the row-layout backward step through a linear layer, by one candle GEMM
+/// `[rows, n_out] × [n_out, n_in]`. [`Dense::backward_rows`] is this step on a layer of a
+/// network; the analytic training step calls it on the weights being trained.
+pub fn backward_rows(w: &Tensor, g: Vec<f32>, rows: usize) -> Result<Vec<f32>> {
+    let n_out = w.dims2()?.0;
+    debug_assert_eq!(g.len(), rows * n_out);
+    let g = Tensor::from_vec(g, (rows, n_out), &Device::Cpu)?;
+    Ok(g.matmul(w)?.flatten_all()?.to_vec1::<f32>()?)
 }
 
 /// All layer values of a crash-free batched forward pass ([`Mlp::forward_trace`]).
@@ -377,32 +395,24 @@ impl Mlp {
     }
 }
 
-fn check_len(what: &str, got: usize, expected: usize, shape: &str) -> Result<()> {
-    if got != expected {
-        return Err(ModelError::Shape {
-            what: what.to_string(),
-            expected: format!("{expected} values ({shape})"),
-            got: format!("{got} values"),
-        });
-    }
-    Ok(())
-}
-
-/// Errors on the first NaN or infinity of `values`.
-pub(crate) fn check_finite(what: &str, values: &[f32]) -> Result<()> {
-    match values.iter().position(|v| !v.is_finite()) {
-        Some(index) => Err(ModelError::NonFinite {
-            what: what.to_string(),
-            index,
-            value: values[index] as f64,
-        }),
-        None => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The two backward layouts by hand: W = [[1, 2], [3, 4]], G = [[1, 0], [0, 1], [1, 1]]:
+    /// G W = [[1, 2], [3, 4], [4, 6]], and Wᵀ Gᵀ is its transpose.
+    #[test]
+    fn backward_steps_by_hand() {
+        let d = Dense::new(vec![1.0, 2.0, 3.0, 4.0], vec![0.0, 0.0], 2, 2).unwrap();
+        let rows = d
+            .backward_rows(vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0], 3)
+            .unwrap();
+        assert_eq!(rows, vec![1.0, 2.0, 3.0, 4.0, 4.0, 6.0]);
+        let cols = d
+            .backward_cols(vec![1.0, 0.0, 1.0, 0.0, 1.0, 1.0], 3)
+            .unwrap();
+        assert_eq!(cols, vec![1.0, 3.0, 4.0, 2.0, 4.0, 6.0]);
+    }
     use rand::SeedableRng;
 
     fn tiny() -> Mlp {

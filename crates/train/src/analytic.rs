@@ -12,17 +12,17 @@
 
 use crate::error::{Result, TrainError};
 use crate::graph::{Params, Smoothers};
-use crate::loss::LossKind;
 use crate::regularizer::Regularizer;
 use candle_core::{Device, Tensor};
 use ftnn_model::Activation;
+use ftnn_model::Loss;
 
 /// Widths, activation and loss of the network being trained.
 pub(crate) struct Shape<'a> {
     pub sizes: &'a [usize],
     pub activation: Activation,
     pub k: f32,
-    pub loss: LossKind,
+    pub loss: Loss,
 }
 
 /// `a [rows, inner] · b` where `b` is `[inner, cols]` (`b_t == false`) or `[cols, inner]`
@@ -112,34 +112,13 @@ pub(crate) fn data_gradients(
     let y = ys.pop().expect("output layer");
     let n_out = sizes[n_layers];
     let (mut loss, mut g) = (0.0f64, vec![0f32; y.len()]);
-    let cells = (n * n_out) as f32;
     for ((yr, tr), gr) in y
         .chunks_exact(n_out)
         .zip(t.chunks_exact(n_out))
         .zip(g.chunks_exact_mut(n_out))
     {
         loss += shape.loss.sample(yr, tr);
-        match shape.loss {
-            LossKind::Mse => {
-                for ((gi, &a), &b) in gr.iter_mut().zip(yr).zip(tr) {
-                    *gi = 2.0 * (a - b) / cells;
-                }
-            }
-            LossKind::Mae => {
-                // d|u|/du = sign(u) with +1 at 0, as candle's abs.
-                for ((gi, &a), &b) in gr.iter_mut().zip(yr).zip(tr) {
-                    *gi = if a - b >= 0.0 { 1.0 } else { -1.0 } / cells;
-                }
-            }
-            LossKind::CrossEntropy => {
-                let max = yr.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                let sum: f32 = yr.iter().map(|&v| (v - max).exp()).sum();
-                let tsum: f32 = tr.iter().sum();
-                for ((gi, &a), &b) in gr.iter_mut().zip(yr).zip(tr) {
-                    *gi = (tsum * (a - max).exp() / sum - b) / n as f32;
-                }
-            }
-        }
+        shape.loss.batch_grad(yr, tr, n, gr);
     }
     loss /= n as f64;
     let mut grads = vec![Vec::new(); 2 * n_layers];
@@ -161,7 +140,8 @@ pub(crate) fn data_gradients(
         }
         grads[2 * (l - 1) + 1] = db;
         if l > 1 {
-            g = gemm(g, n, n_l, &host[2 * (l - 1)], n_prev, false)?;
+            let w = Tensor::from_slice(&host[2 * (l - 1)], (n_l, n_prev), &Device::Cpu)?;
+            g = ftnn_model::mlp::backward_rows(&w, g, n)?;
         }
     }
     Ok((loss, y, grads))

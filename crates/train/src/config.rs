@@ -4,9 +4,9 @@
 
 use crate::dataset::Dataset;
 use crate::error::{Result, TrainError};
-use crate::loss::LossKind;
 use crate::optim::Optimizer;
 use crate::regularizer::Regularizer;
+use ftnn_model::Loss;
 use ftnn_model::{Activation, FailureVector, Init};
 
 /// Crashed evaluation of the validation set after each epoch.
@@ -31,7 +31,7 @@ pub struct TrainConfig {
     /// Weight initialisation (SPEC §2).
     pub init: Init,
     /// Data loss.
-    pub loss: LossKind,
+    pub loss: Loss,
     /// Optimizer.
     pub optimizer: Optimizer,
     /// Passes over the training set.
@@ -58,7 +58,7 @@ impl TrainConfig {
             activation: Activation::Sigmoid,
             k_lips: 1.0,
             init: Init::Paper,
-            loss: LossKind::Mse,
+            loss: Loss::Mse,
             optimizer: Optimizer::adam(),
             epochs: 10,
             batch_size: 100,
@@ -85,7 +85,7 @@ impl TrainConfig {
         self
     }
     /// Sets the loss.
-    pub fn loss(mut self, loss: LossKind) -> Self {
+    pub fn loss(mut self, loss: Loss) -> Self {
         self.loss = loss;
         self
     }

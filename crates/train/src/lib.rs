@@ -46,7 +46,7 @@ pub mod trainer;
 pub use config::{CrashEval, TrainConfig};
 pub use dataset::Dataset;
 pub use error::{Result, TrainError};
-pub use loss::LossKind;
+pub use loss::{Loss, LossGraph};
 pub use metrics::{evaluate, evaluate_crashed, Metrics};
 pub use optim::{Optimizer, OptimizerState};
 pub use regularizer::Regularizer;

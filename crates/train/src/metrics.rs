@@ -3,8 +3,8 @@
 
 use crate::dataset::Dataset;
 use crate::error::{Result, TrainError};
-use crate::loss::LossKind;
 use ftnn_model::crash::{block_rng, sample_crashes};
+use ftnn_model::Loss;
 use ftnn_model::{FailureVector, Mlp};
 
 /// Rows evaluated per GEMM.
@@ -38,7 +38,7 @@ pub(crate) struct MetricSums {
 
 impl MetricSums {
     /// Adds the outputs `y` (stacked rows) of the examples `first..` of `data`.
-    pub fn add(&mut self, loss: LossKind, data: &Dataset, first: usize, y: &[f32]) {
+    pub fn add(&mut self, loss: Loss, data: &Dataset, first: usize, y: &[f32]) {
         for (r, yr) in y.chunks_exact(data.n_out()).enumerate() {
             let label = data.labels().map(|l| l[first + r]);
             self.add_row(loss, yr, data.target(first + r), label);
@@ -46,7 +46,7 @@ impl MetricSums {
     }
 
     /// Adds one example: output `y`, target `t`, and its label for classification.
-    pub fn add_row(&mut self, loss: LossKind, y: &[f32], t: &[f32], label: Option<u32>) {
+    pub fn add_row(&mut self, loss: Loss, y: &[f32], t: &[f32], label: Option<u32>) {
         self.loss += loss.sample(y, t);
         for (&a, &b) in y.iter().zip(t) {
             let e = a as f64 - b as f64;
@@ -98,7 +98,7 @@ fn check_fit(net: &Mlp, data: &Dataset) -> Result<()> {
 }
 
 /// Metrics of the correct (crash-free) network on `data`.
-pub fn evaluate(net: &Mlp, data: &Dataset, loss: LossKind) -> Result<Metrics> {
+pub fn evaluate(net: &Mlp, data: &Dataset, loss: Loss) -> Result<Metrics> {
     check_fit(net, data)?;
     let mut sums = MetricSums::default();
     for first in (0..data.rows()).step_by(CHUNK_ROWS) {
@@ -117,7 +117,7 @@ pub fn evaluate(net: &Mlp, data: &Dataset, loss: LossKind) -> Result<Metrics> {
 pub fn evaluate_crashed(
     net: &Mlp,
     data: &Dataset,
-    loss: LossKind,
+    loss: Loss,
     p: &FailureVector,
     repetitions: usize,
     seed: u64,

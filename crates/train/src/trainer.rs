@@ -11,6 +11,7 @@ use crate::config::TrainConfig;
 use crate::dataset::Dataset;
 use crate::error::{Result, TrainError};
 use crate::graph::{ForwardGraph, Params, Smoothers};
+use crate::loss::LossGraph;
 use crate::metrics::{evaluate, evaluate_crashed, MetricSums, Metrics};
 use crate::optim::OptimizerState;
 use crate::regularizer::Regularizer;

@@ -4,8 +4,7 @@
 
 use ftnn_model::{Activation, FailureVector, Init, Inputs, Mlp};
 use ftnn_train::{
-    dropout_masks, Backend, Dataset, LossKind, Optimizer, Regularizer, TrainConfig, TrainError,
-    Trainer,
+    dropout_masks, Backend, Dataset, Loss, Optimizer, Regularizer, TrainConfig, TrainError, Trainer,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -201,7 +200,7 @@ fn every_regularizer_gradient_matches_finite_differences() {
         }
     }
     // All of them at once, and the data loss alone, with each loss.
-    for loss in [LossKind::Mse, LossKind::Mae, LossKind::CrossEntropy] {
+    for loss in [Loss::Mse, Loss::Mae, Loss::CrossEntropy] {
         let mut config = TrainConfig::new(vec![6, 40, 30, 3]).loss(loss);
         check_gradient(config.clone(), &data, 30);
         for spec in specs {
@@ -357,7 +356,7 @@ fn the_analytic_step_matches_autodiff() {
     let mut rng = ChaCha8Rng::seed_from_u64(13);
     let p = FailureVector::new(vec![0.1, 0.2, 0.1, 0.05]).unwrap();
     for activation in Activation::ALL {
-        for loss in [LossKind::Mse, LossKind::Mae, LossKind::CrossEntropy] {
+        for loss in [Loss::Mse, Loss::Mae, Loss::CrossEntropy] {
             let config = TrainConfig::new(vec![6, 40, 30, 3])
                 .activation(activation)
                 .loss(loss)

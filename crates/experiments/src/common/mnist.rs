@@ -14,7 +14,7 @@ use ftnn_bounds::{b1, b2, b3, b4, sum_norms, MeanStd, Norm};
 use ftnn_data::{load_mnist, DataDir, ImageSet, Split};
 use ftnn_model::{FailureVector, Inputs, Mlp};
 use ftnn_plot::Series;
-use ftnn_train::{evaluate, evaluate_crashed, Dataset, LossKind, Metrics, TrainConfig, Trainer};
+use ftnn_train::{evaluate, evaluate_crashed, Dataset, Loss, Metrics, TrainConfig, Trainer};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
@@ -267,7 +267,7 @@ pub fn measure(
             .context("MNIST metrics carry an accuracy (classification data)")
     };
     let crashed =
-        |d: &Dataset, s: u64| evaluate_crashed(net, d, LossKind::Mse, &p, eval.repetitions, s);
+        |d: &Dataset, s: u64| evaluate_crashed(net, d, Loss::Mse, &p, eval.repetitions, s);
     let crash_train = crashed(&data.train, seed)?;
     let crash_test = crashed(&data.test, seed.wrapping_add(1))?;
     let x = &data.bound_inputs;
@@ -276,8 +276,8 @@ pub fn measure(
     let (b4_mean, b4_var) = mean_and_variance(&b4(net, &p, x)?);
     let (b2_mean, b2_var) = mean_and_variance(&b2(net, &p, x)?);
     Ok(NetQuantities {
-        correct_acc_train: accuracy(evaluate(net, &data.train, LossKind::Mse)?)?,
-        correct_acc_test: accuracy(evaluate(net, &data.test, LossKind::Mse)?)?,
+        correct_acc_train: accuracy(evaluate(net, &data.train, Loss::Mse)?)?,
+        correct_acc_test: accuracy(evaluate(net, &data.test, Loss::Mse)?)?,
         crash_acc_train: accuracy(crash_train)?,
         crash_acc_test: accuracy(crash_test)?,
         crash_mae_test: crash_test.mae,

@@ -33,7 +33,7 @@ use ftnn_lab::{Context, Csv, Experiment, Outcome};
 use ftnn_lab::{PaperRow, ReportSection, Verdict};
 use ftnn_model::{Activation, Dense, FailureVector, Inputs, Mlp, MonteCarlo};
 use ftnn_plot::{self as plot, Axes, Series};
-use ftnn_train::{Dataset, LossKind, Optimizer, TrainConfig, Trainer};
+use ftnn_train::{Dataset, Loss, Optimizer, TrainConfig, Trainer};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -316,7 +316,7 @@ fn inputs(data: &Dataset) -> anyhow::Result<Inputs> {
 fn train(ctx: &Context, params: &Params, data: &Dataset) -> anyhow::Result<Training> {
     let config = TrainConfig::new(params.sizes.clone())
         .activation(Activation::Sigmoid)
-        .loss(LossKind::Mae)
+        .loss(Loss::Mae)
         .optimizer(params.optimizer)
         .epochs(params.epochs)
         .batch_size(params.batch_size)
@@ -332,7 +332,7 @@ fn train(ctx: &Context, params: &Params, data: &Dataset) -> anyhow::Result<Train
         let s = signs(&net, data)?;
         epochs.push(EpochPoint {
             epoch,
-            train_mae: ftnn_train::evaluate(&net, data, LossKind::Mae)?.mae,
+            train_mae: ftnn_train::evaluate(&net, data, Loss::Mae)?.mae,
             b3: signed_mean(&s, &ftnn_bounds::b3(&net, &p, &x)?.mean),
             b4: signed_mean(&s, &ftnn_bounds::b4(&net, &p, &x)?.mean),
         });

@@ -11,7 +11,7 @@
 //!    a [`NetRecord`]; jobs are stored one by one, so a run resumes job by job and shards with
 //!    `--shard i/k`;
 //! 2. measures every trained network (SPEC §8, with y = y_1 the first hidden layer and the
-//!    per-sample loss Keras' MSE, [`ftnn_decay::Mse`]):
+//!    per-sample loss Keras' MSE, [`ftnn_decay::Loss::Mse`]):
 //!    * `D` = mean over **all training examples of the sweep** of mean_i |∂L/∂y_i|;
 //!    * `H_diag`, `H_all` = mean_i |H_ii|, mean_ij |H_ij| of H = ∂²L/∂y², over the first 10
 //!      training examples;

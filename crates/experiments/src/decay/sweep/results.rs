@@ -140,23 +140,20 @@ pub struct Linear {
 }
 
 impl Linear {
-    /// The least-squares line through the points (a constant when all x are equal, 0 with no
-    /// points).
+    /// The least-squares line through the points ([`ftnn_decay::fit_line`]; a constant when
+    /// all x are equal, 0 with no points).
     pub fn fit(points: &[(f64, f64)]) -> Self {
-        let k = points.len() as f64;
         if points.is_empty() {
             return Self {
                 intercept: 0.0,
                 slope: 0.0,
             };
         }
-        let mx = points.iter().map(|p| p.0).sum::<f64>() / k;
-        let my = points.iter().map(|p| p.1).sum::<f64>() / k;
-        let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-        let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-        let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+        let (xs, ys): (Vec<f64>, Vec<f64>) = points.iter().copied().unzip();
+        let f = ftnn_decay::fit_line(&xs, &ys);
+        let slope = if f.slope.is_finite() { f.slope } else { 0.0 };
         Self {
-            intercept: my - slope * mx,
+            intercept: f.mean_y - slope * f.mean_x,
             slope,
         }
     }

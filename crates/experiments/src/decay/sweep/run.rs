@@ -11,11 +11,13 @@ use crate::common::fit::fit_loglog;
 use crate::common::mnist::job_seed;
 use anyhow::Context as _;
 use ftnn_data::{load_mnist, DataDir, ImageSet, Split};
-use ftnn_decay::{hessian_stats, mean_abs_gradient, var_delta, weight_norms, Mse, HESSIAN_SAMPLES};
+use ftnn_decay::{
+    hessian_stats, mean_abs_gradient, var_delta, weight_norms, Loss, HESSIAN_SAMPLES,
+};
 use ftnn_lab::Context;
 use ftnn_lab::Profile;
 use ftnn_model::{Inputs, Mlp};
-use ftnn_train::{evaluate, Dataset, LossKind, Trainer};
+use ftnn_train::{evaluate, Dataset, Trainer};
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -156,7 +158,7 @@ pub(crate) fn train_and_measure(
         (None, None)
     };
     let norms = weight_norms(&net);
-    let test = evaluate(&net, &data.test, LossKind::Mse)?;
+    let test = evaluate(&net, &data.test, Loss::Mse)?;
     let other_seconds = start.elapsed().as_secs_f64();
     Ok(NetRecord {
         width: n,
@@ -189,7 +191,9 @@ pub(crate) fn derivative(net: &Mlp, data: &Dataset) -> anyhow::Result<f64> {
             n_in,
         )?;
         let t = &data.targets()[start * n_out..end * n_out];
-        sum += mean_abs_gradient(net, &x, t, &Mse)?.iter().sum::<f64>();
+        sum += mean_abs_gradient(net, &x, t, Loss::Mse)?
+            .iter()
+            .sum::<f64>();
     }
     Ok(sum / data.rows() as f64)
 }

@@ -8,7 +8,7 @@ use crate::common::parts::{BoundPoints, PartResult, RankingRow};
 use ftnn_bounds::{compare_with_experiment, evaluate, BoundKind, BoundOutput};
 use ftnn_lab::{Context, Csv, Outcome};
 use ftnn_model::{DeltaStats, FailureVector, Inputs, Mlp, MonteCarlo};
-use ftnn_train::{LossKind, TrainConfig, Trainer};
+use ftnn_train::{Loss, TrainConfig, Trainer};
 use serde::{Deserialize, Serialize};
 
 /// Trains one network on the training rows; returns it with its fit.
@@ -19,7 +19,7 @@ pub(crate) fn train(
 ) -> anyhow::Result<(Mlp, FitQuality)> {
     let config = TrainConfig::new(spec.sizes.clone())
         .activation(spec.activation)
-        .loss(LossKind::Mse)
+        .loss(Loss::Mse)
         .epochs(spec.epochs)
         .batch_size(spec.batch_size)
         .seed(seed);
@@ -27,8 +27,8 @@ pub(crate) fn train(
     trainer.fit(&data.train, None, &mut |_| {})?;
     let net = trainer.model()?;
     let fit = FitQuality {
-        train_mse: ftnn_train::evaluate(&net, &data.train, LossKind::Mse)?.mse,
-        test_mse: ftnn_train::evaluate(&net, &data.test, LossKind::Mse)?.mse,
+        train_mse: ftnn_train::evaluate(&net, &data.train, Loss::Mse)?.mse,
+        test_mse: ftnn_train::evaluate(&net, &data.test, Loss::Mse)?.mse,
     };
     Ok((net, fit))
 }
