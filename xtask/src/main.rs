@@ -8,6 +8,7 @@
 //! cargo xtask report [--profile P] [--results DIR] [--figures DIR] [--output PATH]
 //! cargo xtask data verify | import-vgg16 PATH      data checks
 //! cargo xtask bench-peers [--quick] [--only …] [--python PATH]   ftnn vs PyTorch (peers.rs)
+//! cargo xtask ci [--skip STEP,…]                   the CI gate that .ci/run runs (ci.rs)
 //! ```
 //!
 //! Results go to `results/<id>/` (atomic writes), figures to `figures/<id>/` (SVG + PNG) and
@@ -24,6 +25,7 @@
 //! computing nothing, for every experiment whose P results are missing or stale (without
 //! `--profile`: quick, and results of another profile are kept).
 
+mod ci;
 mod data;
 mod peers;
 
@@ -94,6 +96,13 @@ enum Command {
     Data(data::DataCmd),
     /// ftnn's criterion benches beside a PyTorch/NumPy baseline (benches/peers; not in CI).
     BenchPeers(peers::PeersArgs),
+    /// The CI gate, exactly what `.ci/run` runs: fmt, clippy, tests, examples, benches
+    /// compile, data verify, smoke reproduction.
+    Ci {
+        /// Steps to leave out (fmt, clippy, test, examples, benches, data, smoke).
+        #[arg(long, value_delimiter = ',')]
+        skip: Vec<String>,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -220,6 +229,7 @@ fn main() -> ExitCode {
             ran.and(written)
         }
         Command::BenchPeers(args) => peers::run(args, &root),
+        Command::Ci { skip } => ci::run(&skip, &root),
         Command::Data(cmd) => match data::run(cmd, &root) {
             Ok(()) => Ok(()),
             Err(e) => {
