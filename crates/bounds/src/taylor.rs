@@ -10,14 +10,15 @@
 //!
 //! The derivatives come from an analytic backward pass over a batch of inputs: the Jacobian
 //! rows `J_l = ∂y_L/∂y_l` satisfy `J_L = I` and `J_{l−1} = (J_l ⊙ φ'(z_l)) W_l` (φ' = 1 at
-//! the linear output), one candle GEMM per layer for all inputs and outputs at once. The second
+//! the linear output), one candle GEMM per layer for all inputs and outputs at once
+//! ([`Mlp::backward_cols`], the network's one backward walk). The second
 //! derivatives along each neuron are forward-mode: starting from `u = W_{l+1}[:, i]`, `u' = 0`,
 //! each hidden layer maps `(u, u') ↦ (W (φ'⊙u), W (φ''⊙u² + φ'⊙u'))`, batched over neurons.
 //! Sums over neurons accumulate in f32 within blocks of 32 neurons and in f64 across blocks.
 
 use crate::error::Result;
 use crate::estimate::{check_finite, MeanStd};
-use ftnn_model::{check_len, FailureVector, Inputs, Loss, Mlp, Trace};
+use ftnn_model::{check_len, FailureVector, Inputs, Loss, Mlp, Stop, Trace};
 
 /// Largest number of stacked rows (inputs × outputs or inputs × neurons) held at once.
 pub(crate) const MAX_ROWS: usize = 1 << 15;
@@ -38,12 +39,12 @@ pub(crate) fn chunk_trace(net: &Mlp, x: &Inputs, range: &std::ops::Range<usize>)
 /// the derivative of the j-th scalar function of y_L for input n — down to the first crashing
 /// layer, adding at each crashing layer l `−p_l Σ_i y_{l,i} g_i` to `mean` and
 /// `p_l(1−p_l) Σ_i (y_{l,i} g_i)²` to `var` (both `[rows·r]`). Columns keep the GEMM's
-/// inner dimension long: `Gᵀ_{l−1} = W_lᵀ (φ'(z_l) ⊙ Gᵀ_l)`.
+/// inner dimension long: `Gᵀ_{l−1} = W_lᵀ (φ'(z_l) ⊙ Gᵀ_l)`, by [`Mlp::backward_cols`].
 fn first_order(
     net: &Mlp,
     p: &FailureVector,
     trace: &Trace,
-    mut gt: Vec<f32>,
+    gt: Vec<f32>,
     r: usize,
     mean: &mut [f64],
     var: &mut [f64],
@@ -55,8 +56,22 @@ fn first_order(
     let rows = trace.rows;
     let cols = rows * r;
     let sizes = net.sizes();
-    let mut l = big_l;
-    loop {
+    let scale = |l: usize, gt: &mut [f32]| {
+        if l < big_l {
+            let n_l = sizes[l];
+            let (mut d1, mut d2) = (vec![0f32; rows * n_l], vec![0f32; rows * n_l]);
+            net.activation()
+                .derivatives_f32(&trace.z[l], net.k_lips() as f32, &mut d1, &mut d2);
+            for i in 0..n_l {
+                let g = &mut gt[i * cols..(i + 1) * cols];
+                for n in 0..rows {
+                    let d = d1[n * n_l + i];
+                    g[n * r..(n + 1) * r].iter_mut().for_each(|v| *v *= d);
+                }
+            }
+        }
+    };
+    let at_y = |l: usize, gt: &[f32]| -> Result<()> {
         let n_l = sizes[l];
         if p[l] > 0.0 {
             let (pl, ql) = (p[l], p[l] * (1.0 - p[l]));
@@ -88,24 +103,10 @@ fn first_order(
                 var[c] += ql * s2[c];
             }
         }
-        if l == l0 {
-            return Ok(());
-        }
-        if l < big_l {
-            let (mut d1, mut d2) = (vec![0f32; rows * n_l], vec![0f32; rows * n_l]);
-            net.activation()
-                .derivatives_f32(&trace.z[l], net.k_lips() as f32, &mut d1, &mut d2);
-            for i in 0..n_l {
-                let g = &mut gt[i * cols..(i + 1) * cols];
-                for n in 0..rows {
-                    let d = d1[n * n_l + i];
-                    g[n * r..(n + 1) * r].iter_mut().for_each(|v| *v *= d);
-                }
-            }
-        }
-        gt = net.layers()[l - 1].backward_cols(gt, cols)?;
-        l -= 1;
-    }
+        Ok(())
+    };
+    net.backward_cols(gt, cols, big_l, Stop::Y(l0), scale, at_y)?;
+    Ok(())
 }
 
 /// b3 on the outputs: per input and output, the first-order estimates of E Δ and std Δ.

@@ -16,7 +16,8 @@
 //! the loss gradient `G_L = ∂L/∂y_L` per row
 //! (f64, [`Loss::grad`]), then the same backward recursion as the b3 bound on the loss
 //! (`ftnn_bounds::b3_loss`) but stopped at y_1 and in row layout,
-//! `G_{m−1} = (G_m ⊙ φ'(Z_m)) W_m` (φ' = 1 at the linear output), one f32 GEMM per layer.
+//! `G_{m−1} = (G_m ⊙ φ'(Z_m)) W_m` (φ' = 1 at the linear output), one f32 GEMM per layer
+//! ([`Mlp::backward_rows`], the network's one backward walk).
 //! (`b3_loss` returns only Σ_i y_i g_i and Σ_i (y_i g_i)², not the g_i themselves, so its
 //! backward cannot be called for |g_i|.) The sums over neurons and samples are f64; the
 //! GEMMs are f32, so D carries a relative error of a few 1e-6 (the f32 rounding of ŷ is
@@ -24,7 +25,7 @@
 
 use crate::error::Result;
 use crate::hessian::check_hidden;
-use ftnn_model::{check_finite, check_len, Inputs, Loss, Mlp, ModelError};
+use ftnn_model::{check_finite, check_len, Inputs, Loss, Mlp, ModelError, Stop};
 use rayon::prelude::*;
 
 /// Samples per batched forward/backward pass.
@@ -114,7 +115,7 @@ pub fn mean_abs_gradient(net: &Mlp, x: &Inputs, targets: &[f32], loss: Loss) -> 
         let fw = chunk_forward(net, &x.data()[start * w..end * w], rows)?;
         // G_L = ∂L/∂y_L per row, in f64, stored as f32 for the GEMMs.
         let t_chunk = &targets[start * n_out..end * n_out];
-        let mut g: Vec<f32> = fw
+        let g: Vec<f32> = fw
             .y_out
             .par_chunks(n_out)
             .zip(t_chunk.par_chunks(n_out))
@@ -126,17 +127,17 @@ pub fn mean_abs_gradient(net: &Mlp, x: &Inputs, targets: &[f32], loss: Loss) -> 
                 g.into_iter().map(|v| v as f32)
             })
             .collect();
-        // G_{m−1} = (G_m ⊙ φ'(Z_m)) W_m.
-        for m in (2..=big_l).rev() {
-            let d = &net.layers()[m - 1];
+        // G_{m−1} = (G_m ⊙ φ'(Z_m)) W_m, down to G_1.
+        let scale = |m: usize, g: &mut [f32]| {
             if m < big_l {
                 let (mut d1, mut d2) = (vec![0f32; g.len()], vec![0f32; g.len()]);
                 net.activation()
                     .derivatives_f32(&fw.z[m], k, &mut d1, &mut d2);
                 g.iter_mut().zip(&d1).for_each(|(v, a)| *v *= a);
             }
-            g = d.backward_rows(g, rows)?;
-        }
+        };
+        let none = |_: usize, _: &[f32]| -> Result<()> { Ok(()) };
+        let g = net.backward_rows(g, rows, big_l, Stop::Y(1), scale, none, none)?;
         let means: Vec<f64> = g
             .par_chunks(n1)
             .map(|row| abs_sum(row) / n1 as f64)

@@ -6,6 +6,8 @@
 //! * [`Mlp`]: the fully connected network of SPEC §2 with [`Activation`]s carrying a
 //!   Lipschitz constant K, seeded initialisations ([`Init`]), the ftnn safetensors model format
 //!   and PyTorch `nn.Sequential` state-dict import ([`io`]);
+//! * [`backward`]: the one backward recursion (vector–Jacobian products through the layers,
+//!   batched over inputs) of the bounds, the decay metric and training;
 //! * [`Loss`]: the data losses (MSE, MAE, cross-entropy) with their gradient and Hessian
 //!   with respect to the output;
 //! * [`FailureVector`]: validated crash probabilities, one per layer of neurons;
@@ -15,6 +17,7 @@
 //! * [`exact_delta`]: exact E Δ and std Δ by enumerating all crash patterns (ground truth).
 
 pub mod activation;
+pub mod backward;
 pub mod crash;
 pub mod error;
 pub mod exact;
@@ -28,6 +31,7 @@ pub mod norm;
 pub mod runtime;
 
 pub use activation::Activation;
+pub use backward::Stop;
 pub use error::{check_finite, check_len, ModelError, Result};
 pub use exact::{exact_delta, ExactStats, DEFAULT_MAX_CRASHABLE};
 pub use failure::FailureVector;

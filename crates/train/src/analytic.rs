@@ -6,7 +6,8 @@
 //!
 //! With δ_l = ∂L/∂z_l (z_l the pre-activation of layer l) and g_l = ∂L/∂y_l:
 //! g_L = ∂L/∂ŷ ⊙ m_L, δ_L = g_L; δ_l = g_l ⊙ m_l ⊙ φ'(z_l);
-//! ∂L/∂W_l = δ_lᵀ y_{l−1}, ∂L/∂b_l = Σ_batch δ_l, g_{l−1} = δ_l W_l.
+//! ∂L/∂W_l = δ_lᵀ y_{l−1}, ∂L/∂b_l = Σ_batch δ_l, g_{l−1} = δ_l W_l — the network's one
+//! backward walk ([`ftnn_model::backward::walk`]) with the weights being trained.
 //! Regularizer gradients: l1 c·sign(W) (sign(0) = +1 as candle's), l2 2c·W, balanced by the
 //! quotient rule on the extreme rows, continuous by candle autodiff on the weights alone.
 
@@ -14,6 +15,7 @@ use crate::error::{Result, TrainError};
 use crate::graph::{Params, Smoothers};
 use crate::regularizer::Regularizer;
 use candle_core::{Device, Tensor};
+use ftnn_model::backward::{self, Stop};
 use ftnn_model::Activation;
 use ftnn_model::Loss;
 
@@ -122,16 +124,19 @@ pub(crate) fn data_gradients(
     }
     loss /= n as f64;
     let mut grads = vec![Vec::new(); 2 * n_layers];
-    // g holds ∂L/∂y_l; turn it into δ_l and go down.
-    for l in (1..=n_layers).rev() {
-        apply(&mut g, &masks[l]);
+    // g holds ∂L/∂y_l; `scale` turns it into δ_l, `at_z` takes the parameter gradients, and
+    // the walk goes down by g_{l−1} = δ_l W_l until δ_1.
+    let scale = |l: usize, g: &mut [f32]| {
+        apply(g, &masks[l]);
         if l < n_layers {
             for (a, &d) in g.iter_mut().zip(&derivs[l]) {
                 *a *= d;
             }
         }
+    };
+    let at_z = |l: usize, g: &[f32]| -> Result<()> {
         let (n_l, n_prev) = (sizes[l], sizes[l - 1]);
-        grads[2 * (l - 1)] = gemm_tn(&g, n, n_l, &ys[l - 1], n_prev)?;
+        grads[2 * (l - 1)] = gemm_tn(g, n, n_l, &ys[l - 1], n_prev)?;
         let mut db = vec![0f32; n_l];
         for row in g.chunks_exact(n_l) {
             for (s, &v) in db.iter_mut().zip(row) {
@@ -139,11 +144,13 @@ pub(crate) fn data_gradients(
             }
         }
         grads[2 * (l - 1) + 1] = db;
-        if l > 1 {
-            let w = Tensor::from_slice(&host[2 * (l - 1)], (n_l, n_prev), &Device::Cpu)?;
-            g = ftnn_model::mlp::backward_rows(&w, g, n)?;
-        }
-    }
+        Ok(())
+    };
+    let vjp = |l: usize, g: Vec<f32>| -> Result<Vec<f32>> {
+        let w = Tensor::from_slice(&host[2 * (l - 1)], (sizes[l], sizes[l - 1]), &Device::Cpu)?;
+        Ok(ftnn_model::mlp::backward_rows(&w, g, n)?)
+    };
+    backward::walk(g, n_layers, Stop::Z(1), scale, at_z, |_, _| Ok(()), vjp)?;
     Ok((loss, y, grads))
 }
 
