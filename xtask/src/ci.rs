@@ -39,7 +39,7 @@ pub fn run(skip: &[String], root: &Path) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let skipped = |name: &str| skip.iter().any(|s| s == name);
     let start = Instant::now();
-    let mut step = |name: &str, args: &[&str]| -> anyhow::Result<()> {
+    let step = |name: &str, args: &[&str]| -> anyhow::Result<()> {
         if skipped(name) {
             println!("== {name}: skipped");
             return Ok(());

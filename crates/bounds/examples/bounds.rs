@@ -1,6 +1,6 @@
-//! README "From Rust" (`ftnn-bounds`): the analytic estimates b3 (first-order Taylor, Theorem
-//! 1) and b4 (exact single-crash sums) of SPEC §4 beside a Monte Carlo run, on a random
-//! sigmoid network with p = 0.001 at hidden layer 1.
+//! README "From Rust" (`ftnn-bounds`): the analytic estimates b3 (first-order Taylor, the
+//! paper's Theorem 1) and b4 (exact single-crash sums) of SPEC §4 beside a Monte Carlo run,
+//! on a random sigmoid network with p = 0.001 at hidden layer 1.
 //!
 //! `cargo run --release -p ftnn-bounds --example bounds`
 
@@ -11,7 +11,13 @@ use rand_chacha::ChaCha8Rng;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let net = Mlp::init(&[50, 40, 30, 2], Activation::Sigmoid, 1.0, Init::Paper, &mut rng)?;
+    let net = Mlp::init(
+        &[50, 40, 30, 2],
+        Activation::Sigmoid,
+        1.0,
+        Init::Paper,
+        &mut rng,
+    )?;
     let x = Inputs::new((0..3 * 50).map(|_| rng.random::<f32>()).collect(), 3, 50)?;
     let p: FailureVector = "0,0.001,0,0".parse()?;
     let mc = MonteCarlo::new(&net, p.clone())?

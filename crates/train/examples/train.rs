@@ -8,8 +8,8 @@ use ftnn_train::{Dataset, Regularizer, TrainConfig, Trainer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = DataDir::locate()?;
-    let train = Dataset::from_images(&load_mnist(&dir, ImageSet::Mnist, Split::Train)?)?
-        .subset(0..5000)?;
+    let train =
+        Dataset::from_images(&load_mnist(&dir, ImageSet::Mnist, Split::Train)?)?.subset(0..5000)?;
     let test = Dataset::from_images(&load_mnist(&dir, ImageSet::Mnist, Split::Test)?)?;
     let config = TrainConfig::new(vec![784, 100, 50, 10])
         .epochs(1)
