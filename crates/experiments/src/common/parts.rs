@@ -3,7 +3,9 @@
 //! its ranking of the bounds.
 
 use ftnn_bounds::ComparisonRow;
+use ftnn_plot::{self as plot, Axes, Group};
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 
 /// Per-point values of one bound.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,6 +36,36 @@ pub struct PartResult {
 }
 
 impl PartResult {
+    /// Draws `rel_error_{tag}` into `dir`: one box per bound with a std, of its relative error
+    /// |exp − bound| / |exp| in percent over the part's points (clipped at 200 %).
+    pub fn std_error_boxes(&self, dir: &Path, tag: &str) -> anyhow::Result<PathBuf> {
+        let groups: Vec<Group> = self
+            .bounds
+            .iter()
+            .filter_map(|b| Some((b.name.as_str(), b.std.as_ref()?)))
+            .map(|(name, std)| {
+                let rel =
+                    ftnn_bounds::compare::relative_errors(&self.exp_std, std).unwrap_or_default();
+                Group::new(
+                    format!("{name} std"),
+                    rel.iter().map(|v| 100.0 * v).collect(),
+                )
+            })
+            .collect();
+        plot::box_plots(
+            dir,
+            &format!("rel_error_{tag}"),
+            &Axes::new(
+                format!(
+                    "Part {}: relative error of the std bounds (clipped at 200 %)",
+                    self.label
+                ),
+                "bound",
+                "|exp − bound| / |exp| (%)",
+            ),
+            &groups,
+        )
+    }
     /// The Pearson correlation of quantity `q` (e.g. `b4 std`), NaN when absent or undefined.
     pub fn correlation(&self, q: &str) -> f64 {
         self.ranking

@@ -16,7 +16,7 @@ use ftnn_lab::Profile;
 use ftnn_lab::{Context, Csv, Experiment, Outcome};
 use ftnn_lab::{PaperRow, ReportSection, Verdict};
 use ftnn_model::{Activation, DeltaStats, FailureVector, Init, Inputs, Mlp, MonteCarlo};
-use ftnn_plot::{self as plot, Axes, BarOrder, Group, Series};
+use ftnn_plot::{self as plot, Axes, BarOrder, Series};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -255,33 +255,7 @@ impl Experiment for ErrorComparisonRandom {
                 &scatter,
                 true,
             )?);
-            let groups: Vec<Group> = r
-                .bounds
-                .iter()
-                .filter(|b| b.std.is_some())
-                .map(|b| {
-                    let rel =
-                        ftnn_bounds::compare::relative_errors(&r.exp_std, b.std.as_ref().unwrap())
-                            .unwrap_or_default();
-                    Group::new(
-                        format!("{} std", b.name),
-                        rel.iter().map(|v| 100.0 * v).collect(),
-                    )
-                })
-                .collect();
-            out.push(plot::box_plots(
-                dir,
-                &format!("rel_error_{tag}"),
-                &Axes::new(
-                    format!(
-                        "Part {}: relative error of the std bounds (clipped at 200 %)",
-                        r.label
-                    ),
-                    "bound",
-                    "|exp − bound| / |exp| (%)",
-                ),
-                &groups,
-            )?);
+            out.push(r.std_error_boxes(dir, &tag)?);
         }
         Ok(out)
     }

@@ -36,7 +36,7 @@ use ftnn_lab::Profile;
 use ftnn_lab::ReportSection;
 use ftnn_lab::{Context, Experiment, Outcome};
 use ftnn_model::Activation;
-use ftnn_plot::{self as plot, Axes, BarOrder, Group, Series};
+use ftnn_plot::{self as plot, Axes, BarOrder, Series};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -336,32 +336,7 @@ impl Experiment for ErrorComparisonBoston {
                     true,
                 )?);
             }
-            let groups: Vec<Group> = r
-                .bounds
-                .iter()
-                .filter_map(|b| Some((b.name.clone(), b.std.as_ref()?)))
-                .map(|(name, std)| {
-                    let rel =
-                        ftnn_bounds::compare::relative_errors(&r.exp_std, std).unwrap_or_default();
-                    Group::new(
-                        format!("{name} std"),
-                        rel.iter().map(|v| 100.0 * v).collect(),
-                    )
-                })
-                .collect();
-            out.push(plot::box_plots(
-                dir,
-                &format!("rel_error_{tag}"),
-                &Axes::new(
-                    format!(
-                        "Part {}: relative error of the std bounds (clipped at 200 %)",
-                        r.label
-                    ),
-                    "bound",
-                    "|exp − bound| / |exp| (%)",
-                ),
-                &groups,
-            )?);
+            out.push(r.std_error_boxes(dir, &tag)?);
         }
         let widths: Vec<f64> = st.c.widths.iter().map(|w| w.width as f64).collect();
         let column = |f: fn(&WidthPoint) -> f64| -> Vec<Vec<f64>> {
