@@ -391,6 +391,27 @@ def b5_second_term_manual(net, y1):
     return torch.cat(out)
 
 
+def b5_second_term_summed(net, y1):
+    """The same sum without per-neuron tangents (what ftnn does since issue 11): the sum over
+    neurons moves inside, Σ_i y_i² ∂²y_L/∂y_{1,i}² = J_2 · (φ''(z_2) ⊙ (W_2 ⊙ W_2)(y_1 ⊙ y_1)),
+    J_2 = ∂y_L/∂y_2 applied by one jvp. Exact when layer 2 is the last hidden layer (depth 3,
+    both benchmark networks); deeper networks add terms for layers 3, … that this omits."""
+    assert net.depth == 3, "the summed form here covers one hidden layer above the crashes"
+    w2t = net.wt[1]
+    s2 = act(torch.addmm(net.b[1], y1, w2t))
+    c = act_d2(s2) * ((y1 * y1) @ (w2t * w2t))
+    _, term = tf.jvp(lambda v: forward(net, v, start=3), (s2,), (c,))
+    return term
+
+
+def b5_summed(net, x, p=P):
+    """b5 = b3 (batched grad) + ½ p Σ_i y_i² ∂²y_L/∂y_i² (summed form)."""
+    mean, _ = b3_grad_batched(net, x, p)
+    with torch.no_grad():
+        y1 = hidden1(net, x)
+        return mean + 0.5 * p * b5_second_term_summed(net, y1)
+
+
 def b5_manual(net, x, p=P):
     """b5 = b3 (batched grad) + ½ p Σ_i y_i² ∂²y_L/∂y_i² (tangents by hand)."""
     mean, _ = b3_grad_batched(net, x, p)
@@ -523,6 +544,11 @@ def validate_bounds(net, x):
         rel_err(b5_second_term_manual(n64, y4), b5_second_term(n64, y4)),
         1e-10,
     )
+    check(
+        f"bounds/{name}: b5 summed form vs func.jvp2",
+        rel_err(b5_second_term_summed(n64, y4), b5_second_term(n64, y4)),
+        1e-10,
+    )
     # b4: explicit crashes of the same neurons.
     (_, eff), = list(b4_effects_torch(n64, x1))
     for j, i in enumerate(idx):
@@ -559,6 +585,7 @@ def bench_bounds(reps, gen):
         # at most 3 repetitions.
         record(b5w, "torch-grad+func-jvp2", lambda: b5_func(net, x), min(reps, 3), n, "inputs")
         record(b5w, "torch-grad+manual-tangents", lambda: b5_manual(net, x), reps, n, "inputs")
+        record(b5w, "torch-grad+summed", lambda: b5_summed(net, x), reps, n, "inputs")
         with torch.no_grad():
             b4w = f"{group}/b4/single crashes"
             record(b4w, "torch-batched", lambda: b4_torch(net, x), reps, n * sizes[1], "crashes")

@@ -243,6 +243,60 @@ fn b5_second_order_term() {
     }
 }
 
+/// b5's summed second-order term on deeper networks with crashes at several layers (the
+/// tangents carried over two and three layers, the input layer included): b5 − b3 against
+/// `½ Σ_l p_l Σ_i y_{l,i}² ∂²y_L/∂y_{l,i}²` with every second derivative a central finite
+/// difference of the f64 forward pass.
+#[test]
+fn b5_second_order_sum_matches_finite_differences() {
+    for (sizes, act, p) in [
+        (
+            vec![3usize, 6, 5, 4, 2],
+            Activation::Tanh,
+            vec![0.0, 0.02, 0.05, 0.0, 0.0],
+        ),
+        (
+            vec![4, 5, 7, 3, 3],
+            Activation::Sigmoid,
+            vec![0.03, 0.01, 0.0, 0.04, 0.0],
+        ),
+        (vec![3, 4, 6, 2], Activation::Softplus, vec![0.1, 0.0, 0.2, 0.0]),
+    ] {
+        let net = net(&sizes, act, 21, 1.5);
+        let x = inputs(3, sizes[0], 22);
+        let pv = FailureVector::new(p.clone()).unwrap();
+        let (m3, m5) = (b3(&net, &pv, &x).unwrap().mean, b5(&net, &pv, &x).unwrap());
+        let n_out = *sizes.last().unwrap();
+        for n in 0..3 {
+            let mut expect = vec![0f64; n_out];
+            for (l, &pl) in p.iter().enumerate().filter(|(_, &pl)| pl > 0.0) {
+                let y = layer_outputs(&net, x.row(n), l);
+                let f0 = forward_from(&net, l, &y);
+                for i in 0..sizes[l] {
+                    let h = 1e-3;
+                    let (mut a, mut b) = (y.clone(), y.clone());
+                    a[i] += h;
+                    b[i] -= h;
+                    let (fa, fb) = (forward_from(&net, l, &a), forward_from(&net, l, &b));
+                    for k in 0..n_out {
+                        let fd = (fa[k] - 2.0 * f0[k] + fb[k]) / (h * h);
+                        expect[k] += 0.5 * pl * y[i] * y[i] * fd;
+                    }
+                }
+            }
+            for k in 0..n_out {
+                let got = m5[n * n_out + k] - m3[n * n_out + k];
+                assert!(
+                    close(got, expect[k], 2e-3, 1e-6),
+                    "{sizes:?} n={n} k={k}: b5 − b3 = {got}, finite differences {}",
+                    expect[k]
+                );
+                assert!(expect[k].abs() > 1e-5, "the term must not vanish: {}", expect[k]);
+            }
+        }
+    }
+}
+
 /// b3 on a loss: −p Σ_i y_i ∂L/∂y_i against finite differences of the loss.
 #[test]
 fn b3_loss_matches_finite_differences() {

@@ -131,6 +131,18 @@ impl Dense {
             .flatten_all()?
             .to_vec1::<f32>()?)
     }
+
+    /// `S = Y (W ⊙ W)ᵀ` for `rows` stacked inputs `Y` (`[rows, n_in]`): `S_{n,j} = Σ_i
+    /// W_{j,i}² Y_{n,i}`, by one candle GEMM. With `Y = y ⊙ y` this is the sum over the
+    /// neurons i of layer l−1 of the squared first-order effect `(y_i ∂z_j/∂y_i)²` that the
+    /// second-order Taylor bound b5 needs (SPEC §4).
+    pub fn matmul_rows_squared_weights(&self, y: Vec<f32>, rows: usize) -> Result<Vec<f32>> {
+        debug_assert_eq!(y.len(), rows * self.n_in);
+        let y = Tensor::from_vec(y, (rows, self.n_in), &Device::Cpu)?;
+        Ok(y.matmul(&self.weight_t_tensor.sqr()?)?
+            .flatten_all()?
+            .to_vec1::<f32>()?)
+    }
 }
 
 /// `G W` for `rows` stacked row vectors `G` (`[rows, n_out]`) and a weight tensor `W`
