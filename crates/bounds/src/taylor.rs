@@ -366,7 +366,11 @@ fn curvature(
         let layers = net.layers();
         // m = l + 1: V += p_l (W ⊙ W)(y ⊙ y).
         let ysq: Vec<f32> = trace.y[l].iter().map(|&y| y * y).collect();
-        add(l + 1, pl, &layers[l].matmul_rows_squared_weights(ysq, rows)?);
+        add(
+            l + 1,
+            pl,
+            &layers[l].matmul_rows_squared_weights(ysq, rows)?,
+        );
         if l + 2 >= big_l {
             continue;
         }

@@ -260,7 +260,11 @@ fn b5_second_order_sum_matches_finite_differences() {
             Activation::Sigmoid,
             vec![0.03, 0.01, 0.0, 0.04, 0.0],
         ),
-        (vec![3, 4, 6, 2], Activation::Softplus, vec![0.1, 0.0, 0.2, 0.0]),
+        (
+            vec![3, 4, 6, 2],
+            Activation::Softplus,
+            vec![0.1, 0.0, 0.2, 0.0],
+        ),
     ] {
         let net = net(&sizes, act, 21, 1.5);
         let x = inputs(3, sizes[0], 22);
@@ -291,7 +295,11 @@ fn b5_second_order_sum_matches_finite_differences() {
                     "{sizes:?} n={n} k={k}: b5 − b3 = {got}, finite differences {}",
                     expect[k]
                 );
-                assert!(expect[k].abs() > 1e-5, "the term must not vanish: {}", expect[k]);
+                assert!(
+                    expect[k].abs() > 1e-5,
+                    "the term must not vanish: {}",
+                    expect[k]
+                );
             }
         }
     }
