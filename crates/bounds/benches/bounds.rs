@@ -15,6 +15,8 @@ use std::time::Duration;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn bench(c: &mut Criterion) {
+    // The thread settings of the binaries (candle parses /proc/cpuinfo on every GEMM otherwise).
+    ftnn_model::runtime::configure_candle_threads();
     for sizes in [vec![784, 200, 50, 10], vec![784, 1000, 100, 10]] {
         let name = sizes
             .iter()

@@ -1,32 +1,33 @@
 //! Arguments and steps shared by the subcommands: loading the model, the failure vector and
 //! the inputs with clear errors, the bounds to compute, writing the report, progress bars.
 
-use crate::npy::read_inputs;
+use crate::network::{ModelArgs, Network};
+use crate::npy::{read_array, read_inputs};
 use crate::CliError;
 use anyhow::Context;
+use candle_core::{Device, Tensor};
 use ftnn_bounds::{BoundKind, BoundsError};
-use ftnn_model::{Activation, FailureVector, Inputs, Mlp, ModelError, MonteCarlo};
+use ftnn_model::seq::Sequential;
+use ftnn_model::{FailureVector, Inputs, Mlp, ModelError, MonteCarlo};
 use std::path::{Path, PathBuf};
 
 /// The model, its failure vector and the inputs.
 #[derive(clap::Args, Debug)]
 pub struct ProblemArgs {
-    /// Model: an ftnn safetensors file, or a PyTorch nn.Sequential state dict
-    /// (.safetensors or .pth) together with --activation.
-    #[arg(long)]
-    pub model: PathBuf,
-    /// Inputs: a 2-D float32/float64 .npy array [N, n_0].
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Inputs: a float32/float64 .npy array [N, n_0] (MLP) or [N, *input_shape] (Sequential).
     #[arg(long)]
     pub inputs: PathBuf,
-    /// Crash probability per layer of neurons (input, hidden…, output), comma-separated.
+    /// Crash probability per crash site, comma-separated: for an MLP one per layer of
+    /// neurons (input, hidden…, output); for a Sequential network the input, every
+    /// activation's output and the output (`ftnn inspect` lists them).
     #[arg(long, allow_hyphen_values = true, value_parser = |s: &str| s.parse::<FailureVector>())]
     pub p: FailureVector,
-    /// Hidden activation of a plain PyTorch state dict (its file does not record it).
-    #[arg(long, value_parser = |s: &str| s.parse::<Activation>())]
-    pub activation: Option<Activation>,
-    /// Lipschitz constant K of the activation of a plain state dict (ReLU: φ(z) = K·max(0, z)).
-    #[arg(long, default_value_t = 1.0)]
-    pub k_lips: f64,
+    /// A 0/1 .npy array of one example's input shape: only input entries where it is 1 may
+    /// crash (SPEC §11).
+    #[arg(long)]
+    pub crash_mask: Option<PathBuf>,
     /// Crash patterns drawn per input.
     #[arg(long, default_value_t = 10_000)]
     pub repetitions: usize,
@@ -35,7 +36,7 @@ pub struct ProblemArgs {
     pub seed: u64,
 }
 
-/// A loaded, validated problem.
+/// A loaded, validated problem on the MLP engine.
 pub struct Problem {
     /// The network.
     pub net: Mlp,
@@ -45,28 +46,110 @@ pub struct Problem {
     pub inputs: Inputs,
 }
 
+/// A loaded, validated problem on a Sequential network (CNNs).
+pub struct SeqProblem {
+    /// The network.
+    pub net: Sequential,
+    /// One crash probability per site.
+    pub p: FailureVector,
+    /// The inputs `[N, *input_shape]`.
+    pub x: Tensor,
+    /// The input crash mask (one example's input, flattened), if any.
+    pub crash_mask: Option<Vec<f32>>,
+}
+
+/// Either kind of problem.
+pub enum AnyProblem {
+    /// An MLP, on the MLP engine.
+    Mlp(Problem),
+    /// A Sequential network.
+    Seq(SeqProblem),
+}
+
 impl ProblemArgs {
     /// Loads and cross-checks everything; every failure is bad input (exit code 2).
-    pub fn load(&self) -> Result<Problem, CliError> {
+    pub fn load_any(&self) -> Result<AnyProblem, CliError> {
         if self.repetitions == 0 {
             return Err(ModelError::ZeroRepetitions.into());
         }
-        let net = match self.activation {
-            Some(act) => Mlp::from_state_dict(&self.model, act, self.k_lips),
-            None => Mlp::load(&self.model),
+        let net = self.model.load()?;
+        // A crash mask needs the Sequential engine, which takes MLPs too.
+        let net = match (net, &self.crash_mask) {
+            (Network::Mlp(m), Some(_)) => Network::Seq(Box::new(
+                Sequential::from_mlp(&m, &Device::Cpu).map_err(CliError::from)?,
+            )),
+            (net, _) => net,
+        };
+        match net {
+            Network::Mlp(net) => {
+                // The one check of p against the network (SPEC §1): everything downstream
+                // trusts it.
+                let p = self.p.clone().for_network(&net).map_err(|e| {
+                    wrap(e, &format!("--p for a network of sizes {:?}", net.sizes()))
+                })?;
+                let inputs = read_inputs(&self.inputs).map_err(CliError::input)?;
+                inputs
+                    .check_width(net.n_inputs())
+                    .map_err(|e| wrap(e, &format!("inputs {}", self.inputs.display())))?;
+                Ok(AnyProblem::Mlp(Problem { net, p, inputs }))
+            }
+            Network::Seq(net) => {
+                let net = *net;
+                if self.p.len() != net.n_sites() {
+                    let sites: Vec<String> = net.sites().iter().map(|s| s.label.clone()).collect();
+                    return Err(CliError::input(anyhow::anyhow!(
+                        "--p has {} entries but the network has {} crash sites ({}); give one \
+                         probability per site",
+                        self.p.len(),
+                        net.n_sites(),
+                        sites.join(", ")
+                    )));
+                }
+                let a = read_array(&self.inputs, "inputs").map_err(CliError::input)?;
+                let x = Tensor::from_vec(a.data, a.shape, &Device::Cpu)
+                    .map_err(|e| CliError::from(ModelError::from(e)))?;
+                // Shapes are checked here, before any work.
+                net.forward(
+                    &x.narrow(0, 0, 1.min(x.dims()[0]))
+                        .map_err(|e| CliError::from(ModelError::from(e)))?,
+                )
+                .map_err(|e| wrap(e, &format!("inputs {}", self.inputs.display())))?;
+                let crash_mask = match &self.crash_mask {
+                    None => None,
+                    Some(path) => {
+                        let m = read_array(path, "crash mask").map_err(CliError::input)?;
+                        if m.shape != net.input_shape() {
+                            return Err(CliError::input(anyhow::anyhow!(
+                                "--crash-mask {}: shape {:?}, but one input is {:?}",
+                                path.display(),
+                                m.shape,
+                                net.input_shape()
+                            )));
+                        }
+                        Some(m.data)
+                    }
+                };
+                Ok(AnyProblem::Seq(SeqProblem {
+                    net,
+                    p: self.p.clone(),
+                    x,
+                    crash_mask,
+                }))
+            }
         }
-        .map_err(|e| wrap(e, "cannot load the model"))?;
-        // The one check of p against the network (SPEC §1): everything downstream trusts it.
-        let p = self
-            .p
-            .clone()
-            .for_network(&net)
-            .map_err(|e| wrap(e, &format!("--p for a network of sizes {:?}", net.sizes())))?;
-        let inputs = read_inputs(&self.inputs).map_err(CliError::input)?;
-        inputs
-            .check_width(net.n_inputs())
-            .map_err(|e| wrap(e, &format!("inputs {}", self.inputs.display())))?;
-        Ok(Problem { net, p, inputs })
+    }
+
+    /// [`ProblemArgs::load_any`] for commands that need the MLP engine (the bounds b1/b2 and
+    /// the comparisons).
+    pub fn load(&self) -> Result<Problem, CliError> {
+        match self.load_any()? {
+            AnyProblem::Mlp(p) => Ok(p),
+            AnyProblem::Seq(_) => Err(CliError::input(anyhow::anyhow!(
+                "this command needs an MLP (linear and activation layers); {} is a Sequential \
+                 network with other layers — use `ftnn analyze` for it",
+                self.model.model.display()
+            ))),
+        }
     }
 
     /// The configured Monte Carlo run.

@@ -6,6 +6,8 @@
 //!
 //! ftnn compare --model M.safetensors --inputs X.npy --p 0,0.01,0,0 [--bounds all]
 //!              [--output RANKING.csv|.json] [--format table|json|csv]
+//! ftnn analyze --model cnn.safetensors --inputs X.npy --p 0.01,0,0,0 --exact
+//! ftnn inspect --model mnist-cnn.pth --architecture mnist-cnn.arch.json
 //! ftnn init --sizes 20,15,14,1 --activation relu --init random --scale 3 --mean 0.1 \
 //!           --seed 0 --output net.safetensors
 //! ftnn train --data mnist --hidden 100,50 --epochs 10 --p-train 0,0.02,0,0 \
@@ -18,6 +20,8 @@ mod analyze;
 mod common;
 mod compare;
 mod init;
+mod inspect;
+mod network;
 mod npy;
 mod report;
 mod train;
@@ -47,6 +51,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Write a new network with seeded random weights in the ftnn model format.
     Init(init::InitArgs),
+    /// Show the network as ftnn understands it: layers, shapes, functions and crash sites.
+    Inspect(inspect::InspectArgs),
     /// Train a network on MNIST, Fashion-MNIST or Boston with crash-dropout and regularizers.
     Train(train::TrainArgs),
 }
@@ -94,6 +100,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Init(args) => init::run(args),
+        Command::Inspect(args) => inspect::run(args),
         Command::Train(args) => train::run(args),
     };
     match result {

@@ -1,23 +1,28 @@
-//! Reading 2-D f32/f64 `.npy` input files with clear errors.
+//! Reading f32/f64 `.npy` arrays (inputs, crash masks) with clear errors.
 
 use anyhow::{anyhow, bail, Context};
 use ftnn_model::Inputs;
 use std::path::Path;
 
-/// Reads `[N, n_0]` inputs from a `.npy` file of dtype f32 or f64 (C or Fortran order).
-pub fn read_inputs(path: &Path) -> anyhow::Result<Inputs> {
+/// An n-D array read from a `.npy` file, row-major (C order).
+pub struct Array {
+    /// Shape, outermost axis first.
+    pub shape: Vec<usize>,
+    /// Values in C order.
+    pub data: Vec<f32>,
+}
+
+/// Reads a `.npy` file of dtype f32 or f64 (C or Fortran order) as f32 in C order.
+pub fn read_array(path: &Path, what: &str) -> anyhow::Result<Array> {
     let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read inputs {}", path.display()))?;
+        std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))?;
     let npy = npyz::NpyFile::new(&bytes[..])
         .map_err(|e| anyhow!("{}: not a valid .npy file: {e}", path.display()))?;
-    let shape = npy.shape().to_vec();
-    let [rows, cols] = shape[..] else {
-        bail!(
-            "{}: inputs must be a 2-D array [N, n_0], got shape {shape:?}",
-            path.display()
-        );
-    };
-    let (rows, cols) = (rows as usize, cols as usize);
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    let count = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| anyhow!("{}: shape {shape:?} overflows", path.display()))?;
     let order = npy.order();
     let dtype = match npy.dtype() {
         npyz::DType::Plain(ts) => ts.to_string(),
@@ -25,7 +30,8 @@ pub fn read_inputs(path: &Path) -> anyhow::Result<Inputs> {
     };
     let truncated = |e: std::io::Error| {
         anyhow!(
-            "{}: cannot read {rows}×{cols} values ({e}); the file is truncated or corrupt",
+            "{}: cannot read {count} values of shape {shape:?} ({e}); the file is truncated or \
+             corrupt",
             path.display()
         )
     };
@@ -38,29 +44,56 @@ pub fn read_inputs(path: &Path) -> anyhow::Result<Inputs> {
             .map(|v| v as f32)
             .collect(),
         _ => bail!(
-            "{}: dtype {dtype} is not supported; save the inputs as float32 or float64",
+            "{}: dtype {dtype} is not supported; save the {what} as float32 or float64",
             path.display()
         ),
     };
-    if flat.len() != rows * cols {
+    if flat.len() != count {
         bail!(
-            "{}: expected {} values for shape [{rows}, {cols}], found {}; the file is truncated",
+            "{}: expected {count} values for shape {shape:?}, found {}; the file is truncated",
             path.display(),
-            rows * cols,
             flat.len()
         );
     }
     let data = match order {
         npyz::Order::C => flat,
-        npyz::Order::Fortran => {
-            let mut c = vec![0f32; rows * cols];
-            for r in 0..rows {
-                for k in 0..cols {
-                    c[r * cols + k] = flat[k * rows + r];
-                }
-            }
-            c
-        }
+        npyz::Order::Fortran => fortran_to_c(&flat, &shape),
     };
-    Inputs::new(data, rows, cols).with_context(|| format!("inputs {}", path.display()))
+    Ok(Array { shape, data })
+}
+
+/// Reorders a Fortran-order (first axis fastest) array into C order (last axis fastest).
+fn fortran_to_c(flat: &[f32], shape: &[usize]) -> Vec<f32> {
+    let mut out = vec![0f32; flat.len()];
+    let mut idx = vec![0usize; shape.len()];
+    for v in out.iter_mut() {
+        // Fortran offset of the C-order multi-index `idx`.
+        let (mut off, mut stride) = (0usize, 1usize);
+        for (i, &d) in idx.iter().zip(shape) {
+            off += i * stride;
+            stride *= d;
+        }
+        *v = flat[off];
+        for a in (0..shape.len()).rev() {
+            idx[a] += 1;
+            if idx[a] < shape[a] {
+                break;
+            }
+            idx[a] = 0;
+        }
+    }
+    out
+}
+
+/// Reads `[N, n_0]` inputs from a `.npy` file of dtype f32 or f64 (C or Fortran order).
+pub fn read_inputs(path: &Path) -> anyhow::Result<Inputs> {
+    let a = read_array(path, "inputs")?;
+    let [rows, cols] = a.shape[..] else {
+        bail!(
+            "{}: inputs must be a 2-D array [N, n_0], got shape {:?}",
+            path.display(),
+            a.shape
+        );
+    };
+    Inputs::new(a.data, rows, cols).with_context(|| format!("inputs {}", path.display()))
 }

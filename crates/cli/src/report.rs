@@ -1,17 +1,9 @@
 //! The `analyze` report: the JSON document of SPEC §11 and the human table.
 
 use ftnn_bounds::BoundOutput;
-use ftnn_model::{DeltaStats, ExactStats, FailureVector, Mlp};
+use ftnn_model::{DeltaStats, ExactStats, FailureVector};
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// The model summary of the JSON document.
-#[derive(Serialize)]
-pub struct ModelInfo {
-    sizes: Vec<usize>,
-    activation: String,
-    k_lips: f64,
-}
 
 /// Mean, std and standard error per input and output.
 #[derive(Serialize)]
@@ -32,7 +24,10 @@ pub struct Exact {
 #[derive(Serialize)]
 pub struct AnalyzeReport {
     ftnn_version: &'static str,
-    model: ModelInfo,
+    /// The network as understood ([`crate::inspect::describe`]): for an MLP `sizes`,
+    /// `activation`, `k_lips` (SPEC §11) and the function; for a Sequential network its
+    /// architecture; both with their crash sites.
+    model: serde_json::Value,
     p: Vec<f64>,
     repetitions: usize,
     seed: u64,
@@ -74,7 +69,7 @@ fn rows(flat: &[f64], width: usize) -> Vec<Vec<f64>> {
 impl AnalyzeReport {
     /// Assembles the report.
     pub fn new(
-        net: &Mlp,
+        model: serde_json::Value,
         p: &FailureVector,
         seed: u64,
         mc: &DeltaStats,
@@ -101,11 +96,7 @@ impl AnalyzeReport {
             .collect();
         Self {
             ftnn_version: env!("CARGO_PKG_VERSION"),
-            model: ModelInfo {
-                sizes: net.sizes(),
-                activation: net.activation().name().to_string(),
-                k_lips: net.k_lips(),
-            },
+            model,
             p: p.as_slice().to_vec(),
             repetitions: mc.repetitions,
             seed,
@@ -133,10 +124,26 @@ impl AnalyzeReport {
         use std::fmt::Write;
         let mut s = String::new();
         let m = &self.model;
+        let model = if m["engine"] == "mlp" {
+            format!(
+                "{} {} (K = {}), i.e. {}",
+                m["sizes"],
+                m["activation"].as_str().unwrap_or("?"),
+                m["k_lips"],
+                m["function"].as_str().unwrap_or("?")
+            )
+        } else {
+            format!(
+                "Sequential, input {}, {} layers, {} crash sites",
+                m["input_shape"],
+                m["layers"].as_array().map_or(0, Vec::len),
+                m["sites"].as_array().map_or(0, Vec::len)
+            )
+        };
         let _ = writeln!(
             s,
-            "model  {:?} {} (K = {})\np      {:?}\nruns   {} crash patterns per input, seed {}\n",
-            m.sizes, m.activation, m.k_lips, self.p, self.repetitions, self.seed
+            "model  {model}\np      {:?}\nruns   {} crash patterns per input, seed {}\n",
+            self.p, self.repetitions, self.seed
         );
         let exact = self.exact.as_ref();
         let _ = write!(

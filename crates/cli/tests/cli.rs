@@ -192,13 +192,25 @@ fn table_on_stdout_and_state_dict_import() {
     let b = run("sd.safetensors", &[]);
     assert_eq!(b.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&b.stderr).contains("activation"));
-    let c = run("sd.safetensors", &["--activation", "sigmoid"]);
+    // ftnn's convention (σ(4Kz), K = 1) has to be asked for: it is the same network.
+    let c = run(
+        "sd.safetensors",
+        &["--activation", "sigmoid", "--k-lips", "1"],
+    );
     assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
     assert_eq!(
         String::from_utf8(c.stdout).unwrap(),
         table,
         "same network, same seed"
     );
+    // By default a state dict means PyTorch's nn.Sigmoid, σ(z): the network with K = 1/4,
+    // and the report says which function it analysed.
+    let d = run("sd.safetensors", &["--activation", "sigmoid"]);
+    assert!(d.status.success(), "{}", String::from_utf8_lossy(&d.stderr));
+    let d = String::from_utf8(d.stdout).unwrap();
+    assert_ne!(d, table, "σ(z) is not σ(4z)");
+    assert!(d.contains("sigmoid(z)") && d.contains("K = 0.25"), "{d}");
+    assert!(table.contains("sigmoid(4z)"), "{table}");
 }
 
 #[test]

@@ -6,6 +6,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use ftnn_continuity::Smoother;
 
 fn forward_backward(c: &mut Criterion) {
+    // The thread settings of the binaries (candle parses /proc/cpuinfo on every GEMM otherwise).
+    ftnn_model::runtime::configure_candle_threads();
     let device = Device::Cpu;
     let mut group = c.benchmark_group("smooth_forward_backward_f32");
     group.sample_size(10);

@@ -30,6 +30,8 @@ fn setup(rows: usize) -> (Mlp, Inputs, Vec<f32>) {
 }
 
 fn bench(c: &mut Criterion) {
+    // The thread settings of the binaries (candle parses /proc/cpuinfo on every GEMM otherwise).
+    ftnn_model::runtime::configure_candle_threads();
     let (net, x, targets) = setup(10_000);
     let mut group = c.benchmark_group("decay_784_1500_100_10");
     group.sample_size(10);

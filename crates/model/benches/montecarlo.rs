@@ -78,6 +78,8 @@ fn naive(net: &Mlp, x: &Inputs, reps: usize, p: &[f64], rng: &mut ChaCha8Rng) ->
 }
 
 fn bench(c: &mut Criterion) {
+    // The thread settings of the binaries (candle parses /proc/cpuinfo on every GEMM otherwise).
+    ftnn_model::runtime::configure_candle_threads();
     for sizes in [vec![784, 100, 50, 10], vec![784, 1000, 100, 10]] {
         let name = sizes
             .iter()

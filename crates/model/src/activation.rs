@@ -3,7 +3,7 @@
 //! | name | φ(z) | φ'(z) |
 //! |---|---|---|
 //! | `sigmoid` | σ(4Kz) | 4K σ(4Kz)(1 − σ(4Kz)) |
-//! | `relu` | K·max(0, z) | K·[z > 0] |
+//! | `relu` | K·max(0, z) | K·𝟙(z > 0) |
 //! | `tanh` | tanh(Kz) | K(1 − tanh²(Kz)) |
 //! | `softplus` | ln(1 + e^{Kz}) | K σ(Kz) |
 //!
@@ -54,13 +54,20 @@ impl Activation {
 
     /// `z ← φ(z + b)` over stacked rows of width `b.len()` (pass an empty `b` for no bias).
     /// One match outside the loops, so the sigmoid and ReLU loops vectorise; on x86-64 CPUs
-    /// with AVX2 and FMA the same code is run compiled for them (8 lanes instead of 4). Rust does
-    /// not contract `a·b + c` into FMAs, so both versions give bit-identical results.
+    /// with AVX-512F, or AVX2 and FMA, the same code is run compiled for them (16 or 8 lanes
+    /// instead of 4). Rust does not contract `a·b + c` into FMAs, so every version gives
+    /// bit-identical results.
     pub fn apply_rows_f32(self, z: &mut [f32], b: &[f32], k: f32) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
-            return avx2::apply_rows(self, z, b, k);
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return avx2::apply_rows_512(self, z, b, k);
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return avx2::apply_rows(self, z, b, k);
+            }
         }
         apply_rows_portable(self, z, b, k)
     }
@@ -70,7 +77,7 @@ impl Activation {
     /// | φ | φ' | φ'' |
     /// |---|---|---|
     /// | σ(4Kz) = s | 4K s(1−s) | 16K² s(1−s)(1−2s) |
-    /// | K·max(0,z) | K·[z>0] | 0 |
+    /// | K·max(0,z) | K·𝟙(z > 0) | 0 |
     /// | tanh(Kz) = t | K(1−t²) | −2K² t(1−t²) |
     /// | ln(1+e^{Kz}) | K σ(Kz) = Ks | K² s(1−s) |
     pub fn derivatives_f32(self, z: &[f32], k: f32, first: &mut [f32], second: &mut [f32]) {
@@ -181,7 +188,7 @@ fn apply_rows_portable(act: Activation, z: &mut [f32], b: &[f32], k: f32) {
     }
 }
 
-/// The AVX2 + FMA build of the activation loop, chosen at run time.
+/// The AVX2 + FMA and AVX-512 builds of the activation loop, chosen at run time.
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod avx2 {
@@ -190,6 +197,20 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     fn apply_rows_avx2(act: Activation, z: &mut [f32], b: &[f32], k: f32) {
         apply_rows_portable(act, z, b, k)
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn apply_rows_avx512(act: Activation, z: &mut [f32], b: &[f32], k: f32) {
+        apply_rows_portable(act, z, b, k)
+    }
+
+    /// Runs the AVX-512 build (16 lanes); the caller has checked that the CPU has AVX-512F
+    /// (which implies AVX2 and FMA).
+    pub(super) fn apply_rows_512(act: Activation, z: &mut [f32], b: &[f32], k: f32) {
+        debug_assert!(std::arch::is_x86_feature_detected!("avx512f"));
+        // SAFETY: `apply_rows_avx512` needs AVX-512F, AVX2 and FMA; every CPU with AVX-512F has
+        // the other two, and the only caller checks AVX-512F on this CPU first.
+        unsafe { apply_rows_avx512(act, z, b, k) }
     }
 
     /// Runs the AVX2 build; the caller has checked that the CPU has AVX2 and FMA.
@@ -317,6 +338,14 @@ mod tests {
                 u.iter().zip(&v).all(|(x, y)| x.to_bits() == y.to_bits()),
                 "{a}"
             );
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                let mut w = z[..1003 / 17 * 17].to_vec();
+                avx2::apply_rows_512(a, &mut w, &b, 1.3);
+                assert!(
+                    u.iter().zip(&w).all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{a} (AVX-512)"
+                );
+            }
         }
     }
 

@@ -114,13 +114,100 @@ pub enum ModelError {
     /// An error from candle.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+    /// The architecture JSON of a Sequential network (SPEC §11) is not valid JSON or lacks
+    /// `input_shape` / `layers`.
+    #[error("architecture JSON: {0}")]
+    ArchitectureJson(String),
+    /// A layer of a Sequential architecture names an op ftnn does not know.
+    #[error(
+        "layer {layer}: unknown op `{op}` (expected one of: {})",
+        crate::seq::OPS.join(", ")
+    )]
+    UnknownOp {
+        /// Index of the layer in the architecture's layer list.
+        layer: usize,
+        /// The op given.
+        op: String,
+    },
+    /// A layer of a Sequential architecture has a missing, unknown or invalid field.
+    #[error("layer {layer} ({op}): {reason}")]
+    InvalidLayer {
+        /// Index of the layer in the architecture's layer list.
+        layer: usize,
+        /// The layer's op (`?` when it has none).
+        op: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The shape a layer receives does not fit the layer (shapes do not chain).
+    #[error("layer {layer} ({op}): expects an input of shape {expected} per example, got {got:?}")]
+    LayerShape {
+        /// Index of the layer in the architecture's layer list.
+        layer: usize,
+        /// The layer's op.
+        op: String,
+        /// The input shape the layer accepts, human readable.
+        expected: String,
+        /// The shape it receives (per example, without the batch axis).
+        got: Vec<usize>,
+    },
+    /// A parameter tensor of a model file has the wrong shape.
+    #[error("{path}: tensor `{name}` has shape {got:?}, expected {expected:?}")]
+    WrongTensorShape {
+        /// File being read.
+        path: PathBuf,
+        /// Name of the tensor in the file.
+        name: String,
+        /// The shape the architecture requires.
+        expected: Vec<usize>,
+        /// The shape found.
+        got: Vec<usize>,
+    },
+    /// The failure vector of a Sequential network does not have one entry per crash site.
+    #[error(
+        "the failure vector has {got} entries but the network has {expected} crash sites \
+         (input, every activation's output, output): give one probability per site"
+    )]
+    SiteCount {
+        /// Number of crash sites of the network.
+        expected: usize,
+        /// Number of entries given.
+        got: usize,
+    },
+    /// A crash-site index beyond the network's sites.
+    #[error("crash site {site} does not exist: the network has {n_sites} sites (0..{n_sites})")]
+    InvalidSite {
+        /// The index given.
+        site: usize,
+        /// Number of crash sites of the network.
+        n_sites: usize,
+    },
+    /// An error found in a named file (e.g. a bad architecture in a model file's metadata).
+    #[error("{}: {error}", path.display())]
+    InFile {
+        /// File being read.
+        path: PathBuf,
+        /// The error (not exposed as `source()`: the message already includes it).
+        error: Box<ModelError>,
+    },
 }
 
 impl ModelError {
     /// True when the error is caused by the caller's input (bad file, bad value, bad shape)
     /// rather than by a failure of the machine; command-line front ends exit with code 2 then.
     pub fn is_input_error(&self) -> bool {
-        !matches!(self, ModelError::Candle(_) | ModelError::Cancelled)
+        match self {
+            ModelError::InFile { error, .. } => error.is_input_error(),
+            _ => !matches!(self, ModelError::Candle(_) | ModelError::Cancelled),
+        }
+    }
+
+    /// The error itself, or for [`ModelError::InFile`] the error it wraps (recursively).
+    pub fn inner(&self) -> &ModelError {
+        match self {
+            ModelError::InFile { error, .. } => error.inner(),
+            other => other,
+        }
     }
 }
 

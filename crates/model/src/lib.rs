@@ -14,7 +14,9 @@
 //! * [`MonteCarlo`]: the mean, std and standard error of Δ = ŷ − y over R seeded crash
 //!   patterns, with the fast paths of SPEC §14 (prefix reuse, sparse updates, geometric
 //!   skipping, stacked GEMM rows), deterministic whatever the thread count;
-//! * [`exact_delta`]: exact E Δ and std Δ by enumerating all crash patterns (ground truth).
+//! * [`exact_delta`]: exact E Δ and std Δ by enumerating all crash patterns (ground truth);
+//! * [`Sequential`] ([`seq`]): CNNs and MLPs as one layer list (SPEC §11), on candle tensors,
+//!   with their crash sites and a masked forward pass.
 
 pub mod activation;
 pub mod backward;
@@ -29,6 +31,7 @@ pub mod mlp;
 pub mod montecarlo;
 pub mod norm;
 pub mod runtime;
+pub mod seq;
 
 pub use activation::Activation;
 pub use backward::Stop;
@@ -40,3 +43,4 @@ pub use loss::Loss;
 pub use mlp::{Dense, Init, Mlp, Trace};
 pub use montecarlo::{DeltaStats, MonteCarlo, Strategy};
 pub use norm::{operator_norm, vector_norm, Norm};
+pub use seq::{Architecture, Layer, LayerSpec, Sequential, Site};

@@ -143,56 +143,101 @@ impl<'a> MonteCarlo<'a> {
             return Err(ModelError::ZeroRepetitions);
         }
         inputs.check_width(self.net.n_inputs())?;
-        let n_out = self.net.n_outputs();
-        let n = inputs.rows();
         let plan = Plan::new(self.net, &self.p, inputs, self.strategy)?;
-        let mut acc: Vec<Moments> = vec![Moments::zero(n_out); n];
-        let total = n * self.repetitions;
-        let n_blocks = total.div_ceil(BLOCK_ROWS);
-        let mut done = 0u64;
-        for chunk_start in (0..n_blocks).step_by(CHUNK_BLOCKS) {
-            let chunk_end = (chunk_start + CHUNK_BLOCKS).min(n_blocks);
-            let partials: Vec<Vec<(usize, Moments)>> = (chunk_start..chunk_end)
-                .into_par_iter()
-                .map(|b| {
-                    let rows = b * BLOCK_ROWS..((b + 1) * BLOCK_ROWS).min(total);
-                    plan.block(b as u64, rows, self.repetitions, self.seed)
-                })
-                .collect::<Result<_>>()?;
-            for (input, m) in partials.into_iter().flatten() {
-                acc[input].merge(&m);
-            }
-            done += ((chunk_end * BLOCK_ROWS).min(total) - chunk_start * BLOCK_ROWS) as u64;
-            progress(done);
-        }
-        let r = self.repetitions as f64;
-        let mut stats = DeltaStats {
-            n_inputs: n,
-            n_outputs: n_out,
-            repetitions: self.repetitions,
-            mean: Vec::with_capacity(n * n_out),
-            std: Vec::with_capacity(n * n_out),
-            stderr: Vec::with_capacity(n * n_out),
-        };
-        for m in &acc {
-            for k in 0..n_out {
-                let var = if self.repetitions > 1 {
-                    (m.m2[k] / (r - 1.0)).max(0.0)
-                } else {
-                    0.0
-                };
-                stats.mean.push(m.mean[k]);
-                stats.std.push(var.sqrt());
-                stats.stderr.push((var / r).sqrt());
-            }
-        }
-        Ok(stats)
+        stream_blocks(
+            inputs.rows(),
+            self.repetitions,
+            self.net.n_outputs(),
+            progress,
+            |b, rows| plan.block(b as u64, rows, self.repetitions, self.seed),
+        )
     }
+}
+
+/// The block driver shared by every Monte Carlo engine: the N·R rows (row t = input·R +
+/// repetition) in blocks of [`BLOCK_ROWS`], [`CHUNK_BLOCKS`] blocks at a time in parallel,
+/// `block(b, rows)` returning the moments of its rows grouped by input; merged in block order
+/// (so the result does not depend on the thread count), `progress(rows_done)` after each chunk.
+pub(crate) fn stream_blocks(
+    n: usize,
+    reps: usize,
+    n_out: usize,
+    progress: impl Fn(u64) + Sync,
+    block: impl Fn(usize, std::ops::Range<usize>) -> Result<Vec<(usize, Moments)>> + Sync,
+) -> Result<DeltaStats> {
+    let mut acc: Vec<Moments> = vec![Moments::zero(n_out); n];
+    let total = n * reps;
+    let n_blocks = total.div_ceil(BLOCK_ROWS);
+    let mut done = 0u64;
+    for chunk_start in (0..n_blocks).step_by(CHUNK_BLOCKS) {
+        let chunk_end = (chunk_start + CHUNK_BLOCKS).min(n_blocks);
+        let partials: Vec<Vec<(usize, Moments)>> = (chunk_start..chunk_end)
+            .into_par_iter()
+            .map(|b| block(b, b * BLOCK_ROWS..((b + 1) * BLOCK_ROWS).min(total)))
+            .collect::<Result<_>>()?;
+        for (input, m) in partials.into_iter().flatten() {
+            acc[input].merge(&m);
+        }
+        done += ((chunk_end * BLOCK_ROWS).min(total) - chunk_start * BLOCK_ROWS) as u64;
+        progress(done);
+    }
+    let r = reps as f64;
+    let mut stats = DeltaStats {
+        n_inputs: n,
+        n_outputs: n_out,
+        repetitions: reps,
+        mean: Vec::with_capacity(n * n_out),
+        std: Vec::with_capacity(n * n_out),
+        stderr: Vec::with_capacity(n * n_out),
+    };
+    for m in &acc {
+        for k in 0..n_out {
+            let var = if reps > 1 {
+                (m.m2[k] / (r - 1.0)).max(0.0)
+            } else {
+                0.0
+            };
+            stats.mean.push(m.mean[k]);
+            stats.std.push(var.sqrt());
+            stats.stderr.push((var / r).sqrt());
+        }
+    }
+    Ok(stats)
+}
+
+/// The moments of a block's rows `rows` grouped by input (rows of one input are contiguous),
+/// given Δ (`[a, n_out]`) of its `active` rows (block-relative, increasing; every other row
+/// has Δ = 0).
+pub(crate) fn group_by_input(
+    rows: &std::ops::Range<usize>,
+    reps: usize,
+    active: &[usize],
+    deltas: &[f32],
+    n_out: usize,
+) -> Vec<(usize, Moments)> {
+    let nb = rows.len();
+    let a = active.len();
+    let mut out = Vec::new();
+    let (mut r, mut j) = (0usize, 0usize);
+    while r < nb {
+        let i = (rows.start + r) / reps;
+        let r_end = ((i + 1) * reps - rows.start).min(nb);
+        let j_start = j;
+        while j < a && active[j] < r_end && !deltas.is_empty() {
+            j += 1;
+        }
+        out.push((
+            i,
+            Moments::of_rows(r_end - r, &deltas[j_start * n_out..j * n_out], n_out),
+        ));
+        r = r_end;
+    }
+    out
 }
 
 /// Count, mean and sum of squared deviations of a set of Δ vectors.
 #[derive(Debug, Clone)]
-struct Moments {
+pub(crate) struct Moments {
     count: f64,
     mean: Vec<f64>,
     m2: Vec<f64>,
@@ -314,7 +359,6 @@ impl<'a> Plan<'a> {
         let sizes = net.sizes();
         let mut rng = block_rng(seed, b);
         let crashes = BlockCrashes::sample(&mut rng, self.p, &sizes, nb);
-        let input_of = |r: usize| (rows.start + r) / reps;
 
         // Rows whose Δ must be computed.
         let active: Vec<usize> = match self.strategy {
@@ -337,24 +381,7 @@ impl<'a> Plan<'a> {
                 }
             }
         };
-
-        // Group by input (rows of one input are contiguous).
-        let mut out = Vec::new();
-        let (mut r, mut j) = (0usize, 0usize);
-        while r < nb {
-            let i = input_of(r);
-            let r_end = ((i + 1) * reps - rows.start).min(nb);
-            let j_start = j;
-            while j < a && active[j] < r_end && !deltas.is_empty() {
-                j += 1;
-            }
-            out.push((
-                i,
-                Moments::of_rows(r_end - r, &deltas[j_start * n_out..j * n_out], n_out),
-            ));
-            r = r_end;
-        }
-        Ok(out)
+        Ok(group_by_input(&rows, reps, &active, &deltas, n_out))
     }
 
     /// Δ of the active rows by full masked forward passes from the input (naive cost).

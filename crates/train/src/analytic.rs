@@ -54,7 +54,7 @@ fn gemm_tn(a: &[f32], rows: usize, m: usize, b: &[f32], n: usize) -> Result<Vec<
 }
 
 /// φ(z) and φ'(z) in place: `z` becomes φ(z) (by the model's vectorised activation loop),
-/// `d` receives φ'(z) computed from φ(z): sigmoid 4K·s(1 − s), tanh K(1 − t²), ReLU K·[y > 0],
+/// `d` receives φ'(z) computed from φ(z): sigmoid 4K·s(1 − s), tanh K(1 − t²), ReLU K·𝟙(y > 0),
 /// softplus K·σ(Kz) = K(1 − e^{−y}).
 fn activate(act: Activation, k: f32, z: &mut [f32], d: &mut Vec<f32>) {
     act.apply_rows_f32(z, &[], k);
