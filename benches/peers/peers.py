@@ -13,7 +13,7 @@ sigmoid(4 z) (ftnn's `sigmoid` with K = 1), linear output layer, crashed neurons
 nothing is rescaled; weights N(0, 2/n_in), biases N(0, 1) (ftnn's `Init::Paper`); seeds differ.
 See benches/peers/README.md.
 
-    python benches/peers/peers.py [--threads N] [--quick] [--only montecarlo,bounds,epoch,hessian]
+    python benches/peers/peers.py [--threads N] [--quick] [--only montecarlo,bounds,epoch,hessian,cnn]
 """
 
 import argparse
@@ -765,17 +765,75 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+# ---------------------------------------------------------------------------------------------
+# CNN Monte Carlo on the shipped MNIST CNN (crates/model/benches/seq_montecarlo.rs)
+# ---------------------------------------------------------------------------------------------
+
+CNN_INPUTS, CNN_REPS = 4, 256
+
+
+def mnist_cnn(data_dir):
+    """data/models/mnist-cnn.pth as the nn.Sequential of data/models/mnist-cnn.arch.json."""
+    sd = torch.load(Path(data_dir) / "models" / "mnist-cnn.pth", map_location="cpu", weights_only=True)
+    conv = [torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.Conv2d(64, 128, 3, padding=1)]
+    fc = [torch.nn.Linear(1152, 256), torch.nn.Linear(256, 10)]
+    with torch.no_grad():
+        for m, key in zip(conv + fc, ["conv_layers.0", "conv_layers.3", "conv_layers.6", "fc_layers.0", "fc_layers.2"]):
+            m.weight.copy_(sd[f"{key}.weight"])
+            m.bias.copy_(sd[f"{key}.bias"])
+    # Crash sites (SPEC §11): the input, every ReLU's output, the output.
+    stages = [
+        torch.nn.Sequential(conv[0], torch.nn.ReLU()),
+        torch.nn.Sequential(torch.nn.MaxPool2d(2), conv[1], torch.nn.ReLU()),
+        torch.nn.Sequential(torch.nn.MaxPool2d(2), conv[2], torch.nn.ReLU()),
+        torch.nn.Sequential(torch.nn.MaxPool2d(2), torch.nn.Flatten(), fc[0], torch.nn.ReLU()),
+        torch.nn.Sequential(fc[1]),
+    ]
+    return [m.eval() for m in stages]
+
+
+def cnn_masked_forward(stages, x, p, gen):
+    """The naive masked forward: a Bernoulli(1 − p_s) mask on every element of every crashing
+    site, the whole network on every row."""
+    def crash(t, ps):
+        if ps <= 0:
+            return t
+        keep = torch.rand(t.shape, generator=gen) >= ps
+        return t * keep
+    t = crash(x, p[0])
+    for s, stage in enumerate(stages, start=1):
+        t = crash(stage(t), p[s])
+    return t
+
+
+def bench_cnn(reps, gen, data_dir):
+    stages = mnist_cnn(data_dir)
+    d = Path(data_dir) / "mnist"
+    img = read_idx(d / "t10k-images-idx3-ubyte.gz", 2051, 16).reshape(-1, 1, 28, 28)[:CNN_INPUTS]
+    lab = read_idx(d / "t10k-labels-idx1-ubyte.gz", 2049, 8)[:CNN_INPUTS]
+    x = torch.from_numpy((img.astype(np.float32) / 255.0 - 0.1307) / 0.3081)
+    rows = CNN_INPUTS * CNN_REPS
+    xr = x.repeat_interleave(CNN_REPS, 0)
+    group = "seq_montecarlo/mnist-cnn"
+    with torch.no_grad():
+        clean = cnn_masked_forward(stages, x, [0.0] * 6, gen)
+        check(f"{group}: the 4 test digits classified as labelled", float((clean.argmax(1).numpy() != lab).sum()), 0)
+        for label, p in (("input", [P] + [0.0] * 5), ("every", [P] * 6)):
+            record(f"{group}/{label}", "torch-naive", lambda: cnn_masked_forward(stages, xr, p, gen), reps, rows, "rows")
+        record(f"{group}/clean_forward", "torch-forward", lambda: cnn_masked_forward(stages, xr, [0.0] * 6, gen), reps, rows, "rows")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch.set_num_threads (default: all cores)")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
     ap.add_argument("--reps", type=int, help="repetitions per workload (default 7, --quick 3; epochs 5 / 2)")
-    ap.add_argument("--only", default="montecarlo,bounds,epoch,hessian", help="comma-separated workloads")
+    ap.add_argument("--only", default="montecarlo,bounds,epoch,hessian,cnn", help="comma-separated workloads")
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "data"), help="ftnn's data/ directory")
     ap.add_argument("--output", help="also write the JSON document to this file")
     a = ap.parse_args()
     only = [s.strip() for s in a.only.split(",") if s.strip()]
-    unknown = set(only) - {"montecarlo", "bounds", "epoch", "hessian"}
+    unknown = set(only) - {"montecarlo", "bounds", "epoch", "hessian", "cnn"}
     if unknown:
         ap.error(f"unknown workload(s) {sorted(unknown)}")
     torch.set_num_threads(a.threads)
@@ -792,6 +850,8 @@ def main():
         bench_epoch(epoch_reps, gen, a.data)
     if "hessian" in only:
         bench_hessian(reps, gen)
+    if "cnn" in only:
+        bench_cnn(reps, gen, a.data)
     doc = {
         "meta": {
             "torch": torch.__version__,

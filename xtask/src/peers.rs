@@ -1,7 +1,7 @@
 //! `cargo xtask bench-peers`: ftnn's criterion benches beside a PyTorch / NumPy baseline.
 //!
 //! ```text
-//! cargo xtask bench-peers [--quick] [--only montecarlo,bounds,epoch,hessian]
+//! cargo xtask bench-peers [--quick] [--only montecarlo,bounds,epoch,hessian,cnn]
 //!                         [--python PATH] [--threads N]
 //! ```
 //!
@@ -11,6 +11,7 @@
 //! instead), runs the criterion benches of the chosen suites
 //!
 //! * `montecarlo`: `cargo bench -p ftnn-model --bench montecarlo`
+//! * `cnn`: `cargo bench -p ftnn-model --bench seq_montecarlo` (the MNIST CNN)
 //! * `bounds`: `cargo bench -p ftnn-bounds --bench bounds`
 //! * `epoch`: `cargo bench -p ftnn-train --bench epoch -- mnist_epoch`
 //! * `hessian`: `cargo bench -p ftnn-decay --bench hessian`
@@ -40,7 +41,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The suites, in run order.
-const SUITES: [&str; 4] = ["montecarlo", "bounds", "epoch", "hessian"];
+const SUITES: [&str; 5] = ["montecarlo", "bounds", "epoch", "hessian", "cnn"];
 
 /// Options of `cargo xtask bench-peers`.
 #[derive(clap::Args, Debug)]
@@ -48,7 +49,7 @@ pub struct PeersArgs {
     /// Shorter runs: criterion's quick mode and fewer peer repetitions.
     #[arg(long)]
     quick: bool,
-    /// Comma-separated suites: montecarlo, bounds, epoch, hessian [default: all].
+    /// Comma-separated suites: montecarlo, bounds, epoch, hessian, cnn [default: all].
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Use this Python interpreter (with numpy and torch installed) instead of the venv in
@@ -153,6 +154,51 @@ fn rows() -> Vec<Row> {
             impls: None,
             elements,
             unit: "samples",
+        });
+    }
+    let cnn_rows = 4.0 * 256.0;
+    for (label, func, value, peer, impls) in [
+        (
+            "MNIST CNN MC: p = 0.01 at the input",
+            "ftnn",
+            Some("input"),
+            "input",
+            None,
+        ),
+        (
+            "MNIST CNN MC: p = 0.01 at every site",
+            "ftnn",
+            Some("every"),
+            "every",
+            None,
+        ),
+        (
+            "MNIST CNN: naive masked forward, every site (candle / torch)",
+            "naive",
+            Some("every"),
+            "every",
+            Some(&["torch-naive"][..]),
+        ),
+        (
+            "MNIST CNN: clean forward of the rows",
+            "clean_forward",
+            None,
+            "clean_forward",
+            None,
+        ),
+    ] {
+        rows.push(Row {
+            suite: "cnn",
+            label: label.into(),
+            id: (
+                "seq_montecarlo/mnist-cnn".into(),
+                func.into(),
+                value.map(Into::into),
+            ),
+            workload: format!("seq_montecarlo/mnist-cnn/{peer}"),
+            impls,
+            elements: cnn_rows,
+            unit: "rows",
         });
     }
     rows
@@ -285,6 +331,7 @@ fn run_bench(suite: &str, args: &PeersArgs, threads: usize, criterion: &Path) ->
         "bounds" => ("ftnn-bounds", "bounds", None),
         "epoch" => ("ftnn-train", "epoch", Some("mnist_epoch")),
         "hessian" => ("ftnn-decay", "hessian", None),
+        "cnn" => ("ftnn-model", "seq_montecarlo", None),
         _ => unreachable!("suites are checked"),
     };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());

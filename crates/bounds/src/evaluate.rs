@@ -2,7 +2,7 @@
 //! run over the same points (SPEC §5).
 
 use crate::compare::{pearson, rank_loss, relative_errors};
-use crate::error::Result;
+use crate::error::{BoundsError, Result};
 use crate::estimate::BoundKind;
 use crate::norms::{b1_checked, b2_checked, Norm};
 use crate::single_crash::b4_checked;
@@ -22,6 +22,43 @@ pub struct BoundOutput {
     pub std: Option<Vec<f64>>,
     /// True for b1: one value per input rather than per input and output.
     pub per_input: bool,
+}
+
+/// Computes one bound on a Sequential network (CNNs, SPEC §9): b3, b4 and b5 at every crash
+/// site ([`crate::seq_b3`], [`crate::seq_b4`], [`crate::seq_b5`]), with the optional input
+/// crash mask; b1 and b2 are defined for MLPs only and are refused with the reason.
+pub fn evaluate_seq(
+    kind: BoundKind,
+    net: &ftnn_model::seq::Sequential,
+    p: &FailureVector,
+    x: &candle_core::Tensor,
+    crash_mask: Option<&[f32]>,
+) -> Result<BoundOutput> {
+    let (mean, std) = match kind {
+        BoundKind::B3 => {
+            let m = crate::seq_b3(net, p, x, crash_mask)?;
+            (m.mean, Some(m.std))
+        }
+        BoundKind::B4 => {
+            let m = crate::seq_b4(net, p, x, crash_mask)?;
+            (m.mean, Some(m.std))
+        }
+        BoundKind::B5 => (crate::seq_b5(net, p, x, crash_mask)?, None),
+        BoundKind::B2 | BoundKind::B1One | BoundKind::B1Two | BoundKind::B1Inf => {
+            return Err(BoundsError::NotApplicable {
+                bound: kind.name(),
+                reason: "it is defined for MLPs with crashes at the first hidden layer only; \
+                         this network has other layers"
+                    .into(),
+            })
+        }
+    };
+    Ok(BoundOutput {
+        kind,
+        mean,
+        std,
+        per_input: false,
+    })
 }
 
 /// Computes one bound after checking, once, that it applies to `net` and `p`

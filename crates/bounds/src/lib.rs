@@ -11,6 +11,7 @@
 //! | [`b2`] | mean, std — absolute-value propagation | crashes at hidden layer 1 only |
 //! | [`b1`] | norm products with q = 1, 2, ∞ | crashes at hidden layer 1 only |
 //! | [`sum_norms`] | Σ_l ‖W_l‖_q, a weight-size baseline | — |
+//! | [`seq_b3`], [`seq_b4`], [`seq_b5`] | b3, b4, b5 on Sequential networks (CNNs, SPEC §9) at every crash site, with an input crash mask ([`seq`]) | any p (b5: sites of ≤ [`SEQ_B5_MAX_SITE`] elements unless only piecewise-linear layers follow) |
 //!
 //! [`compare`] ranks bounds against Monte Carlo results (SPEC §5).
 
@@ -19,14 +20,16 @@ pub mod error;
 pub mod estimate;
 pub mod evaluate;
 pub mod norms;
+pub mod seq;
 pub mod single_crash;
 pub mod taylor;
 
 pub use error::{BoundsError, Result};
 pub use estimate::{BoundKind, MeanStd};
-pub use evaluate::{compare_with_experiment, evaluate, BoundOutput, ComparisonRow};
+pub use evaluate::{compare_with_experiment, evaluate, evaluate_seq, BoundOutput, ComparisonRow};
 pub use ftnn_model::Loss;
 pub use ftnn_model::{operator_norm, vector_norm, Norm};
 pub use norms::{b1, b2, sum_norms, SumNorms};
+pub use seq::{seq_b3, seq_b4, seq_b5, SEQ_B5_MAX_SITE};
 pub use single_crash::b4;
 pub use taylor::{b3, b3_loss, b5, LossMoments};

@@ -9,7 +9,7 @@ use crate::inspect::describe;
 use crate::network::Network;
 use crate::report::AnalyzeReport;
 use crate::CliError;
-use ftnn_bounds::evaluate;
+use ftnn_bounds::{evaluate, evaluate_seq, BoundKind, BoundsError};
 use ftnn_model::seq::{seq_exact_delta, SeqMonteCarlo};
 use ftnn_model::{exact_delta, ExactStats, ModelError};
 use std::path::PathBuf;
@@ -125,18 +125,31 @@ fn analyze_mlp(args: &AnalyzeArgs, problem: &Problem) -> Result<AnalyzeReport, C
     ))
 }
 
-/// `analyze` on a Sequential network (CNNs): Monte Carlo and exact enumeration at the crash
-/// sites of SPEC §11. The bounds on CNNs are not implemented yet: `--bounds all` notes it,
-/// a bound named explicitly is an error.
+/// `analyze` on a Sequential network (CNNs): Monte Carlo, exact enumeration and the bounds
+/// b3, b4, b5 at the crash sites of SPEC §11 (b1 and b2 are defined for MLPs only: `--bounds
+/// all` notes it, naming them is an error).
 fn analyze_seq(args: &AnalyzeArgs, problem: &SeqProblem) -> Result<AnalyzeReport, CliError> {
     let mut notes = Vec::new();
+    let mut kinds = Vec::new();
     if let Some(list) = &args.bounds {
-        let msg = "the analytic bounds (b1–b5) are implemented for MLPs only so far; this \
-                   network has convolution, pooling or normalisation layers";
-        if list.split(',').any(|s| s.trim() == "all") {
-            notes.push(format!("bounds omitted: {msg}"));
-        } else {
-            return Err(CliError::input(anyhow::anyhow!("--bounds {list}: {msg}")));
+        let requested = BoundKind::parse_list(list)
+            .map_err(|e| CliError::input(anyhow::anyhow!("--bounds: {e}")))?;
+        let all = list.split(',').any(|s| s.trim() == "all");
+        for kind in requested {
+            if matches!(kind, BoundKind::B3 | BoundKind::B4 | BoundKind::B5) {
+                kinds.push(kind);
+                continue;
+            }
+            let msg = format!(
+                "{} is defined for MLPs with crashes at the first hidden layer only; this \
+                 network has convolution, pooling or normalisation layers",
+                kind.name()
+            );
+            if all {
+                notes.push(format!("{} omitted: {msg}", kind.name()));
+            } else {
+                return Err(CliError::input(anyhow::anyhow!("--bounds: {msg}")));
+            }
         }
     }
     let mut mc = SeqMonteCarlo::new(&problem.net, problem.p.clone())?
@@ -163,13 +176,41 @@ fn analyze_seq(args: &AnalyzeArgs, problem: &SeqProblem) -> Result<AnalyzeReport
     } else {
         None
     };
+    let mut bounds = Vec::new();
+    for kind in kinds {
+        let bar = progress_bar(1, kind.name());
+        let b = evaluate_seq(
+            kind,
+            &problem.net,
+            &problem.p,
+            &problem.x,
+            problem.crash_mask.as_deref(),
+        );
+        bar.finish_and_clear();
+        match b {
+            Ok(b) => bounds.push(b),
+            Err(e @ BoundsError::NotApplicable { .. }) if all_bounds(args) => {
+                let msg = format!("{} omitted: {e}", kind.name());
+                eprintln!("warning: {msg}");
+                notes.push(msg);
+            }
+            Err(e) => return Err(bounds_error(e)),
+        }
+    }
     Ok(AnalyzeReport::new(
         describe(&Network::Seq(Box::new(problem.net.clone()))),
         &problem.p,
         args.problem.seed,
         &stats,
         exact.as_ref(),
-        &[],
+        &bounds,
         notes,
     ))
+}
+
+/// Whether `--bounds` includes `all` (undefined bounds are then skipped with a note).
+fn all_bounds(args: &AnalyzeArgs) -> bool {
+    args.bounds
+        .as_deref()
+        .is_some_and(|l| l.split(',').any(|s| s.trim() == "all"))
 }

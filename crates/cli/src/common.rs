@@ -1,6 +1,7 @@
 //! Arguments and steps shared by the subcommands: loading the model, the failure vector and
 //! the inputs with clear errors, the bounds to compute, writing the report, progress bars.
 
+use crate::images::{self, InputFiles, Preprocess};
 use crate::network::{ModelArgs, Network};
 use crate::npy::{read_array, read_inputs};
 use crate::CliError;
@@ -16,9 +17,15 @@ use std::path::{Path, PathBuf};
 pub struct ProblemArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Inputs: a float32/float64 .npy array [N, n_0] (MLP) or [N, *input_shape] (Sequential).
-    #[arg(long)]
-    pub inputs: PathBuf,
+    /// Inputs: a float32/float64 .npy array [N, n_0] (MLP) or [N, *input_shape] (Sequential),
+    /// or one or more PNG/JPEG images for a Sequential network of input [C, H, W] (with
+    /// --preprocess).
+    #[arg(long, required = true, num_args = 1..)]
+    pub inputs: Vec<PathBuf>,
+    /// How image inputs become the network's [C, H, W] inputs; required with images, an error
+    /// with a .npy array.
+    #[arg(long, value_enum)]
+    pub preprocess: Option<Preprocess>,
     /// Crash probability per crash site, comma-separated: for an MLP one per layer of
     /// neurons (input, hidden…, output); for a Sequential network the input, every
     /// activation's output and the output (`ftnn inspect` lists them).
@@ -72,6 +79,7 @@ impl ProblemArgs {
         if self.repetitions == 0 {
             return Err(ModelError::ZeroRepetitions.into());
         }
+        let files = images::classify(&self.inputs, self.preprocess)?;
         let net = self.model.load()?;
         // A crash mask needs the Sequential engine, which takes MLPs too.
         let net = match (net, &self.crash_mask) {
@@ -87,10 +95,16 @@ impl ProblemArgs {
                 let p = self.p.clone().for_network(&net).map_err(|e| {
                     wrap(e, &format!("--p for a network of sizes {:?}", net.sizes()))
                 })?;
-                let inputs = read_inputs(&self.inputs).map_err(CliError::input)?;
+                let path = match &files {
+                    InputFiles::Npy(path) => path,
+                    InputFiles::Images(paths, _) => {
+                        return Err(images::not_an_image_network(&paths[0], &[net.n_inputs()]))
+                    }
+                };
+                let inputs = read_inputs(path).map_err(CliError::input)?;
                 inputs
                     .check_width(net.n_inputs())
-                    .map_err(|e| wrap(e, &format!("inputs {}", self.inputs.display())))?;
+                    .map_err(|e| wrap(e, &format!("inputs {}", path.display())))?;
                 Ok(AnyProblem::Mlp(Problem { net, p, inputs }))
             }
             Network::Seq(net) => {
@@ -105,7 +119,12 @@ impl ProblemArgs {
                         sites.join(", ")
                     )));
                 }
-                let a = read_array(&self.inputs, "inputs").map_err(CliError::input)?;
+                let a = match &files {
+                    InputFiles::Npy(path) => read_array(path, "inputs").map_err(CliError::input)?,
+                    InputFiles::Images(paths, pre) => {
+                        images::read_images(paths, *pre, net.input_shape())?
+                    }
+                };
                 let x = Tensor::from_vec(a.data, a.shape, &Device::Cpu)
                     .map_err(|e| CliError::from(ModelError::from(e)))?;
                 // Shapes are checked here, before any work.
@@ -113,7 +132,7 @@ impl ProblemArgs {
                     &x.narrow(0, 0, 1.min(x.dims()[0]))
                         .map_err(|e| CliError::from(ModelError::from(e)))?,
                 )
-                .map_err(|e| wrap(e, &format!("inputs {}", self.inputs.display())))?;
+                .map_err(|e| wrap(e, &format!("inputs {}", files.describe())))?;
                 let crash_mask = match &self.crash_mask {
                     None => None,
                     Some(path) => {

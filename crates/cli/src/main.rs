@@ -19,6 +19,7 @@
 mod analyze;
 mod common;
 mod compare;
+mod images;
 mod init;
 mod inspect;
 mod network;

@@ -103,11 +103,29 @@ fn analyze_a_cnn_file_with_exact_enumeration() {
         "--repetitions",
         "2000",
         "--exact",
+        "--bounds",
+        "b3,b4,b5",
         "--format",
         "json",
     ]);
     let v = json(&out);
     assert_eq!(v["model"]["engine"], "sequential");
+    // Output crashes are linear: b3, b4 and b5 are exact there.
+    for b in ["b3", "b4", "b5"] {
+        for (i, row) in v["bounds"][b]["mean"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
+            for (k, m) in row.as_array().unwrap().iter().enumerate() {
+                let e = v["exact"]["mean"][i][k].as_f64().unwrap();
+                assert!((m.as_f64().unwrap() - e).abs() < 1e-6, "{b} [{i}][{k}]");
+            }
+        }
+    }
+    let b3_std = v["bounds"]["b3"]["std"][1][2].as_f64().unwrap();
+    assert!((b3_std - v["exact"]["std"][1][2].as_f64().unwrap()).abs() < 1e-6);
     assert_eq!(v["p"].as_array().unwrap().len(), 5);
     let y = read_f32_npy(&fixture("cnn.y.npy"));
     let exact = &v["exact"];
@@ -146,6 +164,50 @@ fn an_mlp_given_as_sequential_uses_the_mlp_engine() {
     assert!(v["bounds"]["b3"]["std"].is_array());
 }
 
+/// The MLP written as a Sequential file gives bit-identical results to the MLP file (the
+/// planner runs both on the MLP engine), bounds included.
+#[test]
+fn an_mlp_as_a_sequential_file_gives_identical_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let mlp_path = dir.path().join("net.safetensors");
+    let out = ftnn(&[
+        "init",
+        "--sizes",
+        "6,5,4,3",
+        "--activation",
+        "softplus",
+        "--seed",
+        "4",
+        "--output",
+        mlp_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let mlp = ftnn_model::Mlp::load(&mlp_path).unwrap();
+    let seq = ftnn_model::seq::Sequential::from_mlp(&mlp, &candle_core::Device::Cpu).unwrap();
+    let seq_path = dir.path().join("seq.safetensors");
+    seq.save(&seq_path).unwrap();
+    let run = |model: &Path| {
+        json(&ftnn(&[
+            "analyze",
+            "--model",
+            model.to_str().unwrap(),
+            "--inputs",
+            &fixture("mlp_tanh.x.npy"),
+            "--p",
+            "0,0.1,0.05,0",
+            "--repetitions",
+            "3000",
+            "--exact",
+            "--bounds",
+            "all",
+            "--format",
+            "json",
+        ]))
+    };
+    let (a, b) = (run(&mlp_path), run(&seq_path));
+    assert_eq!(a, b);
+}
+
 /// Bad input: --p of the wrong length (the message lists the sites), an explicit bound on
 /// a CNN, a crash mask of the wrong shape, inputs of the wrong shape, an architecture that
 /// does not fit the state dict.
@@ -159,12 +221,20 @@ fn bad_sequential_input() {
     };
     bad(&run(&["--inputs", &x, "--p", "0,0.1"]), "5 crash sites");
     bad(
-        &run(&["--inputs", &x, "--p", "0,0,0,0,0.1", "--bounds", "b3"]),
-        "MLPs only",
+        &run(&["--inputs", &x, "--p", "0,0,0,0,0.1", "--bounds", "b2"]),
+        "MLPs",
     );
-    let ok = run(&["--inputs", &x, "--p", "0,0,0,0,0.1", "--bounds", "all"]);
-    assert!(ok.status.success());
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("bounds omitted"));
+    let ok = run(&["--inputs", &x, "--p", "0,0.01,0,0,0", "--bounds", "all"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let table = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        table.contains("b2 omitted") && table.contains("b3 mean"),
+        "{table}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let mask = dir.path().join("mask.npy");
     write_f32_npy(&mask, &[2, 3, 3], &[1.0; 18]);

@@ -14,6 +14,7 @@
 
 pub mod arch;
 pub mod convert;
+mod cpu;
 pub mod exact;
 pub mod io;
 pub mod layers;

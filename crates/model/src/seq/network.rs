@@ -200,6 +200,73 @@ impl Sequential {
         self.forward_from_site(0, &x, masks)
     }
 
+    /// Applies the layers `layers` (indices into the architecture's layer list, e.g. `j..j + 1`)
+    /// to `h` `[B, *shape of layer layers.start's input]`, crashing nothing and keeping candle's
+    /// autodiff graph (`h` may be a [`candle_core::Var`]): the per-layer pieces of
+    /// [`Sequential::forward`], for gradients taken layer by layer.
+    pub fn forward_layers(&self, layers: std::ops::Range<usize>, h: &Tensor) -> Result<Tensor> {
+        if layers.start > layers.end || layers.end > self.ops.len() {
+            return Err(ModelError::Architecture(format!(
+                "layer range {layers:?} outside the network's {} layers",
+                self.ops.len()
+            )));
+        }
+        let mut h = h.clone();
+        for op in &self.ops[layers] {
+            h = op.apply(&h)?;
+        }
+        Ok(h)
+    }
+
+    /// The weight `[out_channels, in_channels/groups, kh, kw]` that layer `j` convolves with
+    /// (a directly following batch norm folded in); `None` when layer j is not a conv2d. What a
+    /// hand-written convolution backward needs.
+    pub fn conv_weight(&self, j: usize) -> Option<&Tensor> {
+        match self.ops.get(j) {
+            Some(Op::Conv { weight, .. }) => Some(weight),
+            _ => None,
+        }
+    }
+
+    /// The tangent map of layer `j` when it is affine, applied to `u` `[B, *shape of its
+    /// input]`: the layer without its bias for conv2d (a following batch norm folded in),
+    /// linear and an unfolded batchnorm2d (its scale only); the layer itself for average and
+    /// adaptive average pooling, flatten, dropout and a folded batch norm. `None` for the
+    /// layers that are not affine (activations, max pooling, softmax).
+    pub fn layer_linear_part(&self, j: usize, u: &Tensor) -> Result<Option<Tensor>> {
+        let Some(op) = self.ops.get(j) else {
+            return Err(ModelError::Architecture(format!(
+                "layer {j} outside the network's {} layers",
+                self.ops.len()
+            )));
+        };
+        let out = match op {
+            Op::Conv {
+                weight,
+                stride,
+                padding,
+                groups,
+                ..
+            } => Op::Conv {
+                weight: weight.clone(),
+                bias: None,
+                stride: *stride,
+                padding: *padding,
+                groups: *groups,
+            }
+            .apply(u)?,
+            Op::Linear { weight_t, .. } => Op::Linear {
+                weight_t: weight_t.clone(),
+                bias: None,
+            }
+            .apply(u)?,
+            Op::Affine { scale, .. } => u.broadcast_mul(scale)?,
+            Op::AvgPool { .. } | Op::AdaptiveAvg(_) | Op::Flatten | Op::Identity => op.apply(u)?,
+            Op::MaxPool { .. } | Op::Act(_) | Op::Softmax => return Ok(None),
+        };
+        Ok(Some(out))
+    }
+
     /// `t` as an f32 tensor on the network's device with shape `[B, *shape]`; `[B, numel]` is
     /// reshaped. `batch`, when given, must be B.
     fn conform(

@@ -69,6 +69,13 @@ impl Op {
                 padding,
                 groups,
             } => {
+                if *groups == 1 && super::cpu::applies(x) {
+                    let (o, _, kh, kw) = weight.dims4()?;
+                    let w2d = weight.reshape((o, weight.elem_count() / o))?;
+                    let b = bias.as_ref().map(values).transpose()?;
+                    let k = Pair(kh, kw);
+                    return super::cpu::conv2d_im2col(x, &w2d, b.as_deref(), k, *stride, *padding);
+                }
                 let y = conv2d(x, weight, *stride, *padding, *groups)?;
                 match bias {
                     Some(b) => y.broadcast_add(b),
@@ -90,6 +97,11 @@ impl Op {
                 y.reshape(out)
             }
             Op::Affine { scale, shift } => x.broadcast_mul(scale)?.broadcast_add(shift),
+            Op::MaxPool {
+                kernel,
+                stride,
+                padding,
+            } if super::cpu::applies(x) => super::cpu::max_pool2d(x, *kernel, *stride, *padding),
             Op::MaxPool {
                 kernel,
                 stride,
