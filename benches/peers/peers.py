@@ -17,6 +17,7 @@ See benches/peers/README.md.
 """
 
 import argparse
+import copy
 import gzip
 import json
 import os
@@ -806,6 +807,37 @@ def cnn_masked_forward(stages, x, p, gen):
     return t
 
 
+def cnn_forward(stages, x):
+    t = x
+    for stage in stages:
+        t = stage(t)
+    return t
+
+
+def cnn_b3_batched(stages, x, p=P):
+    """b3 at the input: one batched backward over the n_out unit vectors (is_grads_batched)."""
+    x = x.detach().requires_grad_(True)
+    y = cnn_forward(stages, x)
+    n_out = y.shape[1]
+    eye = torch.eye(n_out)[:, None, :].expand(n_out, y.shape[0], n_out)
+    (g,) = torch.autograd.grad(y, x, grad_outputs=eye, is_grads_batched=True)
+    d = (g * x.detach()).flatten(2)  # [n_out, N, size]
+    return (-p * d.sum(-1)).t(), (p * (1 - p) * (d * d).sum(-1)).sqrt().t()
+
+
+def cnn_b3_loop(stages, x, p=P):
+    """b3 at the input: n_out backward passes through one retained graph."""
+    x = x.detach().requires_grad_(True)
+    y = cnn_forward(stages, x)
+    means, stds = [], []
+    for k in range(y.shape[1]):
+        (g,) = torch.autograd.grad(y[:, k].sum(), x, retain_graph=True)
+        d = (g * x.detach()).flatten(1)
+        means.append(-p * d.sum(-1))
+        stds.append((p * (1 - p) * (d * d).sum(-1)).sqrt())
+    return torch.stack(means, 1), torch.stack(stds, 1)
+
+
 def bench_cnn(reps, gen, data_dir):
     stages = mnist_cnn(data_dir)
     d = Path(data_dir) / "mnist"
@@ -821,6 +853,23 @@ def bench_cnn(reps, gen, data_dir):
         for label, p in (("input", [P] + [0.0] * 5), ("every", [P] * 6)):
             record(f"{group}/{label}", "torch-naive", lambda: cnn_masked_forward(stages, xr, p, gen), reps, rows, "rows")
         record(f"{group}/clean_forward", "torch-forward", lambda: cnn_masked_forward(stages, xr, [0.0] * 6, gen), reps, rows, "rows")
+    # b3 at the input for 100 digits (crates/bounds/benches/seq_bounds.rs).
+    img = read_idx(d / "t10k-images-idx3-ubyte.gz", 2051, 16).reshape(-1, 1, 28, 28)[:100]
+    xb = torch.from_numpy((img.astype(np.float32) / 255.0 - 0.1307) / 0.3081)
+    m1, s1 = cnn_b3_batched(stages, xb)
+    m2, s2 = cnn_b3_loop(stages, xb)
+    check("seq_bounds/mnist-cnn: b3 backward-loop vs batched grad", max(rel_err(m2, m1), rel_err(s2, s1)), 1e-5)
+    # E Δ = −p Σ x_i ∂f/∂x_i = −p d/dt f(x(1 + t)) at t = 0, in float64 on one digit.
+    s64 = [copy.deepcopy(st).double() for st in stages]
+    x64 = xb[:1].double()
+    h = 1e-6
+    with torch.no_grad():
+        fd = (cnn_forward(s64, x64 * (1 + h)) - cnn_forward(s64, x64 * (1 - h))) / (2 * h)
+    m64, _ = cnn_b3_batched(s64, x64)
+    check("seq_bounds/mnist-cnn: b3 mean vs central difference", rel_err(m64[0], -P * fd[0]), 1e-6)
+    w = "seq_bounds/mnist-cnn/b3/input p=0.01, 100 digits"
+    record(w, "torch-grad-batched", lambda: cnn_b3_batched(stages, xb), reps, 100, "inputs")
+    record(w, "torch-backward-loop", lambda: cnn_b3_loop(stages, xb), reps, 100, "inputs")
 
 
 def main():

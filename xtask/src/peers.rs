@@ -11,7 +11,8 @@
 //! instead), runs the criterion benches of the chosen suites
 //!
 //! * `montecarlo`: `cargo bench -p ftnn-model --bench montecarlo`
-//! * `cnn`: `cargo bench -p ftnn-model --bench seq_montecarlo` (the MNIST CNN)
+//! * `cnn`: `cargo bench -p ftnn-model --bench seq_montecarlo` and `-p ftnn-bounds --bench
+//!   seq_bounds` (the MNIST CNN: Monte Carlo, b3)
 //! * `bounds`: `cargo bench -p ftnn-bounds --bench bounds`
 //! * `epoch`: `cargo bench -p ftnn-train --bench epoch -- mnist_epoch`
 //! * `hessian`: `cargo bench -p ftnn-decay --bench hessian`
@@ -201,6 +202,19 @@ fn rows() -> Vec<Row> {
             unit: "rows",
         });
     }
+    rows.push(Row {
+        suite: "cnn",
+        label: "MNIST CNN b3 at the input, 100 digits".into(),
+        id: (
+            "seq_bounds/mnist-cnn".into(),
+            "b3".into(),
+            Some("input p=0.01, 100 digits".into()),
+        ),
+        workload: "seq_bounds/mnist-cnn/b3/input p=0.01, 100 digits".into(),
+        impls: None,
+        elements: 100.0,
+        unit: "inputs",
+    });
     rows
 }
 
@@ -324,33 +338,43 @@ fn python(args: &PeersArgs, root: &Path, target: &Path) -> Result<PathBuf> {
     Ok(py)
 }
 
+/// The criterion benches of a suite: (package, bench, filter).
+fn suite_benches(suite: &str) -> Vec<(&'static str, &'static str, Option<&'static str>)> {
+    match suite {
+        "montecarlo" => vec![("ftnn-model", "montecarlo", None)],
+        "bounds" => vec![("ftnn-bounds", "bounds", None)],
+        "epoch" => vec![("ftnn-train", "epoch", Some("mnist_epoch"))],
+        "hessian" => vec![("ftnn-decay", "hessian", None)],
+        "cnn" => vec![
+            ("ftnn-model", "seq_montecarlo", None),
+            ("ftnn-bounds", "seq_bounds", None),
+        ],
+        _ => unreachable!("suites are checked"),
+    }
+}
+
 /// `cargo bench` for one suite, its results under `criterion`.
 fn run_bench(suite: &str, args: &PeersArgs, threads: usize, criterion: &Path) -> Result<()> {
-    let (package, bench, filter) = match suite {
-        "montecarlo" => ("ftnn-model", "montecarlo", None),
-        "bounds" => ("ftnn-bounds", "bounds", None),
-        "epoch" => ("ftnn-train", "epoch", Some("mnist_epoch")),
-        "hessian" => ("ftnn-decay", "hessian", None),
-        "cnn" => ("ftnn-model", "seq_montecarlo", None),
-        _ => unreachable!("suites are checked"),
-    };
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["bench", "-p", package, "--bench", bench, "--"]);
-    if let Some(f) = filter {
-        cmd.arg(f);
+    for (package, bench, filter) in suite_benches(suite) {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["bench", "-p", package, "--bench", bench, "--"]);
+        if let Some(f) = filter {
+            cmd.arg(f);
+        }
+        if args.quick {
+            cmd.args(["--quick", "--warm-up-time", "1"]);
+        }
+        cmd.env("CRITERION_HOME", criterion)
+            .env("RAYON_NUM_THREADS", threads.to_string());
+        eprintln!("bench-peers: cargo bench -p {package} --bench {bench}");
+        run_checked(
+            &mut cmd,
+            &format!("cargo bench -p {package} --bench {bench}"),
+            "See the bench's output above",
+        )?;
     }
-    if args.quick {
-        cmd.args(["--quick", "--warm-up-time", "1"]);
-    }
-    cmd.env("CRITERION_HOME", criterion)
-        .env("RAYON_NUM_THREADS", threads.to_string());
-    eprintln!("bench-peers: cargo bench -p {package} --bench {bench}");
-    run_checked(
-        &mut cmd,
-        &format!("cargo bench -p {package} --bench {bench}"),
-        "See the bench's output above",
-    )
+    Ok(())
 }
 
 /// What peers.py returned.
