@@ -8,8 +8,8 @@
 use candle_core::{Device, Tensor};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ftnn_bounds::seq_b3;
-use ftnn_data::{load_mnist, DataDir, ImageSet, Split, MNIST_CNN_PTH};
-use ftnn_model::seq::{Architecture, Sequential};
+use ftnn_data::{load_mnist, DataDir, ImageSet, Split};
+use ftnn_model::seq::Sequential;
 use ftnn_model::FailureVector;
 use std::time::Duration;
 
@@ -21,10 +21,7 @@ const INPUTS: usize = 100;
 
 fn setup() -> (Sequential, Tensor) {
     let dir = DataDir::locate().expect("data directory (run from the repository)");
-    let json = std::fs::read_to_string(dir.file("models/mnist-cnn.arch.json")).expect("arch");
-    let arch = Architecture::from_json(&json).expect("architecture");
-    let pth = dir.verified_path(MNIST_CNN_PTH).expect("model");
-    let net = Sequential::from_state_dict(&pth, &arch, &Device::Cpu).expect("network");
+    let net = Sequential::mnist_cnn(&dir, &Device::Cpu).expect("the MNIST CNN");
     let test = load_mnist(&dir, ImageSet::Mnist, Split::Test)
         .expect("MNIST")
         .subset(0..INPUTS);

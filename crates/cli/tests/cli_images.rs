@@ -6,56 +6,13 @@ use candle_core::{Device, Tensor};
 use ftnn_model::seq::{Architecture, Sequential};
 use image::{GrayImage, Luma, Rgb, RgbImage};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixture(name: &str) -> String {
-    root()
-        .join("crates/model/tests/fixtures/torch")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn data(name: &str) -> String {
-    root()
-        .join("data")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
+mod common;
+use common::{bad, data, fixture, ftnn, json, write_f32_npy};
 
 fn s(path: &Path) -> &str {
     path.to_str().unwrap()
-}
-
-fn ftnn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ftnn"))
-        .args(args)
-        .output()
-        .expect("run ftnn")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn bad(out: &Output, needles: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(out.stdout.is_empty(), "wrote {:?}", out.stdout);
-    for needle in needles {
-        assert!(err.contains(needle), "`{needle}` not in: {err}");
-    }
 }
 
 /// `ftnn analyze … --format json` on `inputs`, returning the report.
@@ -65,25 +22,6 @@ fn analyze(model: &str, inputs: &[&str], extra: &[&str]) -> serde_json::Value {
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--format", "json"]);
     json(&ftnn(&args))
-}
-
-/// A little-endian f32 .npy file (C order).
-fn write_f32_npy(path: &Path, shape: &[usize], data: &[f32]) {
-    assert_eq!(shape.iter().product::<usize>(), data.len());
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let mut header = format!(
-        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({},), }}",
-        dims.join(", ")
-    );
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.extend(data.iter().flat_map(|v| v.to_le_bytes()));
-    std::fs::write(path, bytes).unwrap();
 }
 
 /// An RGB image's samples as [3, H, W] (channels first), each mapped by `f`.

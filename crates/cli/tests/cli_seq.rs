@@ -1,47 +1,10 @@
 //! End-to-end tests of `ftnn inspect` and `ftnn analyze` on Sequential networks (SPEC §11):
 //! the shipped MNIST CNN, the PyTorch fixtures of `ftnn-model`, and bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixture(name: &str) -> String {
-    root()
-        .join("crates/model/tests/fixtures/torch")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn ftnn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ftnn"))
-        .args(args)
-        .output()
-        .expect("run ftnn")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn bad(out: &Output, needle: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(needle), "`{needle}` not in: {err}");
-}
+mod common;
+use common::{bad, fixture, ftnn, json, read_f32_npy, root, write_f32_npy};
 
 /// The MNIST CNN's sites from its architecture (data/README.md): input 1×28×28, then the
 /// ReLUs after conv 32, conv 64, conv 128 (each at the resolution before its pooling) and
@@ -219,10 +182,10 @@ fn bad_sequential_input() {
         args.extend_from_slice(extra);
         ftnn(&args)
     };
-    bad(&run(&["--inputs", &x, "--p", "0,0.1"]), "5 crash sites");
+    bad(&run(&["--inputs", &x, "--p", "0,0.1"]), &["5 crash sites"]);
     bad(
         &run(&["--inputs", &x, "--p", "0,0,0,0,0.1", "--bounds", "b2"]),
-        "MLPs",
+        &["MLPs"],
     );
     let ok = run(&["--inputs", &x, "--p", "0,0.01,0,0,0", "--bounds", "all"]);
     assert!(
@@ -247,13 +210,13 @@ fn bad_sequential_input() {
             "--crash-mask",
             mask.to_str().unwrap(),
         ]),
-        "--crash-mask",
+        &["--crash-mask"],
     );
     let wrong = dir.path().join("x.npy");
     write_f32_npy(&wrong, &[2, 2, 8, 9], &[0.5; 2 * 2 * 8 * 9]);
     bad(
         &run(&["--inputs", wrong.to_str().unwrap(), "--p", "0,0,0,0,0.1"]),
-        "inputs",
+        &["inputs"],
     );
     let out = ftnn(&[
         "inspect",
@@ -262,33 +225,5 @@ fn bad_sequential_input() {
         "--architecture",
         &fixture("cnn_depthwise.arch.json"),
     ]);
-    bad(&out, "cnn.safetensors");
-}
-
-/// A little-endian f32 .npy file (C order).
-fn write_f32_npy(path: &Path, shape: &[usize], data: &[f32]) {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let mut header = format!(
-        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({},), }}",
-        dims.join(", ")
-    );
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.extend(data.iter().flat_map(|v| v.to_le_bytes()));
-    std::fs::write(path, bytes).unwrap();
-}
-
-/// The values of a little-endian f32 .npy file (C order, version 1 header).
-fn read_f32_npy(path: &str) -> Vec<f32> {
-    let bytes = std::fs::read(path).unwrap();
-    let hlen = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    bytes[10 + hlen..]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-        .collect()
+    bad(&out, &["cnn.safetensors"]);
 }

@@ -20,6 +20,8 @@ use crate::error::{DataError, WeightProblem};
 
 /// Relative name of the trained MNIST CNN (PyTorch zip state dict).
 pub const MNIST_CNN_PTH: &str = "models/mnist-cnn.pth";
+/// The architecture of [`MNIST_CNN_PTH`] as Sequential JSON (SPEC §11), relative to `data/`.
+pub const MNIST_CNN_ARCH: &str = "models/mnist-cnn.arch.json";
 /// Relative name of EfficientNet-Lite0 (safetensors, lukemelas naming).
 pub const EFFICIENTNET_LITE0: &str = "models/efficientnet-lite0.safetensors";
 /// Relative name of the user-imported VGG16 weights (not shipped, git-ignored).

@@ -4,16 +4,13 @@
 //! data/README.md, 98.75 %.
 
 use candle_core::{Device, Tensor};
-use ftnn_data::{load_mnist, DataDir, ImageSet, Split, MNIST_CNN_PTH};
-use ftnn_model::{Architecture, Sequential};
+use ftnn_data::{load_mnist, DataDir, ImageSet, Split};
+use ftnn_model::Sequential;
 
 #[test]
 fn mnist_cnn_accuracy_matches_the_documented_value() {
     let dir = DataDir::locate().unwrap();
-    let json = std::fs::read_to_string(dir.file("models/mnist-cnn.arch.json")).unwrap();
-    let arch = Architecture::from_json(&json).unwrap();
-    let pth = dir.verified_path(MNIST_CNN_PTH).unwrap();
-    let net = Sequential::from_state_dict(&pth, &arch, &Device::Cpu).unwrap();
+    let net = Sequential::mnist_cnn(&dir, &Device::Cpu).unwrap();
     // input, four ReLU outputs, logits
     let sizes: Vec<usize> = net.sites().iter().map(|s| s.size).collect();
     assert_eq!(

@@ -126,6 +126,23 @@ impl Sequential {
         Self::build(arch, &st.into_map(), path, device).map_err(|e| in_file(path, e))
     }
 
+    /// The trained MNIST CNN shipped in `data/` (data/README.md): `models/mnist-cnn.pth`
+    /// imported through `models/mnist-cnn.arch.json`, both checked against `SHA256SUMS`.
+    pub fn mnist_cnn(dir: &ftnn_data::DataDir, device: &Device) -> Result<Self> {
+        use ftnn_data::{MNIST_CNN_ARCH, MNIST_CNN_PTH};
+        let arch_path = dir.file(MNIST_CNN_ARCH);
+        let bytes = dir
+            .read_verified(MNIST_CNN_ARCH)
+            .map_err(|e| data_err(&arch_path, e))?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|e| file_err(&arch_path, format!("not UTF-8 text: {e}")))?;
+        let arch = Architecture::from_json(text).map_err(|e| in_file(&arch_path, e))?;
+        let pth = dir
+            .verified_path(MNIST_CNN_PTH)
+            .map_err(|e| data_err(&dir.file(MNIST_CNN_PTH), e))?;
+        Self::from_state_dict(&pth, &arch, device)
+    }
+
     /// Imports a PyTorch state dict (`.safetensors` or zip `.pth`) for the architecture
     /// `arch`: layer i's tensors are `{prefix}{name}.{parameter}` with `name` the layer's
     /// `name` (default: i) and `prefix` empty or common to all (e.g. `features.`). A missing
