@@ -9,6 +9,7 @@
 //! cargo xtask data verify | import-vgg16 PATH      data checks
 //! cargo xtask bench-peers [--quick] [--only …] [--python PATH]   ftnn vs PyTorch (peers.rs)
 //! cargo xtask ci [--skip STEP,…]                   the CI gate that .ci/run runs (ci.rs)
+//! cargo xtask fuzz [--cases N]                     fuzz every parser, N cases each (fuzz.rs)
 //! ```
 //!
 //! Results go to `results/<id>/` (atomic writes), figures to `figures/<id>/` (SVG + PNG) and
@@ -27,6 +28,7 @@
 
 mod ci;
 mod data;
+mod fuzz;
 mod peers;
 
 use anyhow::{bail, Context};
@@ -102,6 +104,13 @@ enum Command {
         /// Steps to leave out (fmt, clippy, test, examples, benches, data, smoke).
         #[arg(long, value_delimiter = ',')]
         skip: Vec<String>,
+    },
+    /// Property-based fuzzing of every parser of untrusted bytes, in release, with a table of
+    /// parsers, cases and failures (minutes; not in CI, whose tests run a few thousand cases).
+    Fuzz {
+        /// Cases per property.
+        #[arg(long, default_value_t = 100_000)]
+        cases: u32,
     },
 }
 
@@ -230,6 +239,7 @@ fn main() -> ExitCode {
         }
         Command::BenchPeers(args) => peers::run(args, &root),
         Command::Ci { skip } => ci::run(&skip, &root),
+        Command::Fuzz { cases } => fuzz::run(cases, &root),
         Command::Data(cmd) => match data::run(cmd, &root) {
             Ok(()) => Ok(()),
             Err(e) => {

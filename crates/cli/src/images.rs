@@ -1,5 +1,5 @@
 //! Image files as inputs of a Sequential network: `ftnn analyze --inputs cat.png dog.jpg
-//! --preprocess imagenet|mnist|none`.
+//! --preprocess imagenet|efficientnet|mnist|none`.
 //!
 //! `--inputs` is either one `.npy` array `[N, *input_shape]` (used as it is; `--preprocess` is
 //! then an error) or one or more PNG/JPEG files, told apart by extension (`.png`, `.jpg`,
@@ -34,6 +34,13 @@
 //! 4. x[c, y, x] = (v/255 − mean_c) / std_c with mean = (0.485, 0.456, 0.406) and
 //!    std = (0.229, 0.224, 0.225), channels first (R, G, B).
 //!
+//! **`efficientnet`** (the input of the shipped EfficientNet-Lite0, data/README.md), for a
+//! network input [3, H, W] (C = 3 only; 224 × 224 for EfficientNet-Lite0):
+//! 1. RGB; centre square crop: side S = min(w, h), columns ⌊(w − S)/2⌋ … and rows
+//!    ⌊(h − S)/2⌋ … (S of each);
+//! 2. resize (bilinear) to W × H;
+//! 3. x[c, y, x] = (v − 127) / 128, channels first (R, G, B).
+//!
 //! **`mnist`** (the normalisation of the shipped MNIST CNN), for [1, H, W] or [3, H, W]
 //! (28 × 28 for MNIST):
 //! 1. luma L;
@@ -58,6 +65,8 @@ use std::path::{Path, PathBuf};
 pub enum Preprocess {
     /// RGB, shorter side to 256, centre crop to the network's H × W, ImageNet mean and std.
     Imagenet,
+    /// RGB, centre square crop, resized to the network's H × W, (v − 127)/128 (EfficientNet-Lite0).
+    Efficientnet,
     /// Luma, resized to the network's H × W, (x/255 − 0.1307)/0.3081.
     Mnist,
     /// The image as it is (its size must be the network's H × W), x/255.
@@ -69,6 +78,7 @@ impl Preprocess {
     fn name(self) -> &'static str {
         match self {
             Preprocess::Imagenet => "imagenet",
+            Preprocess::Efficientnet => "efficientnet",
             Preprocess::Mnist => "mnist",
             Preprocess::None => "none",
         }
@@ -79,6 +89,10 @@ impl Preprocess {
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 /// The ImageNet per-channel standard deviation (R, G, B), on the [0, 1] scale.
 pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+/// What the `efficientnet` pipeline subtracts from the 8-bit samples.
+pub const EFFICIENTNET_MEAN: f32 = 127.0;
+/// What the `efficientnet` pipeline divides the centred samples by.
+pub const EFFICIENTNET_SCALE: f32 = 128.0;
 /// The MNIST mean, on the [0, 1] scale.
 pub const MNIST_MEAN: f32 = 0.1307;
 /// The MNIST standard deviation, on the [0, 1] scale.
@@ -176,7 +190,7 @@ pub fn classify(
             first.display()
         )),
         (true, None) => fail(format!(
-            "--inputs {}: image inputs need --preprocess imagenet, mnist or none",
+            "--inputs {}: image inputs need --preprocess imagenet, efficientnet, mnist or none",
             first.display()
         )),
         (true, Some(p)) => Ok(InputFiles::Images(paths, p)),
@@ -212,8 +226,11 @@ fn image_shape(
             file.display()
         )))
     };
-    if preprocess == Preprocess::Imagenet && c != 3 {
-        return bad("--preprocess imagenet needs a network whose input is [3, H, W] (RGB)");
+    if matches!(preprocess, Preprocess::Imagenet | Preprocess::Efficientnet) && c != 3 {
+        return bad(&format!(
+            "--preprocess {} needs a network whose input is [3, H, W] (RGB)",
+            preprocess.name()
+        ));
     }
     let (Ok(h), Ok(w)) = (u32::try_from(h), u32::try_from(w)) else {
         return bad("the network's input is too large for an image");
@@ -275,6 +292,7 @@ fn preprocess_image(
 ) -> anyhow::Result<Vec<f32>> {
     match preprocess {
         Preprocess::Imagenet => imagenet(&image.to_rgb8(), h, w),
+        Preprocess::Efficientnet => Ok(efficientnet(&image.to_rgb8(), h, w)),
         Preprocess::Mnist => {
             let resized = resize_gray(&image.to_luma8(), w, h);
             let plane: Vec<f32> = resized
@@ -288,7 +306,7 @@ fn preprocess_image(
             if image.width() != w || image.height() != h {
                 anyhow::bail!(
                     "the image is {}×{} (width × height) but the network takes {w}×{h}; \
-                     --preprocess none does not resize (use imagenet or mnist)",
+                     --preprocess none does not resize (use imagenet, efficientnet or mnist)",
                     image.width(),
                     image.height()
                 );
@@ -334,6 +352,23 @@ fn imagenet(rgb: &RgbImage, h: u32, w: u32) -> anyhow::Result<Vec<f32>> {
         }
     }
     Ok(x)
+}
+
+/// The `efficientnet` pipeline on an RGB image: centre square crop, resize to W × H,
+/// (v − 127)/128, channels first.
+fn efficientnet(rgb: &RgbImage, h: u32, w: u32) -> Vec<f32> {
+    let (iw, ih) = rgb.dimensions();
+    let side = iw.min(ih);
+    let square =
+        image::imageops::crop_imm(rgb, (iw - side) / 2, (ih - side) / 2, side, side).to_image();
+    let resized = if (side, side) == (w, h) {
+        square
+    } else {
+        image::imageops::resize(&square, w, h, FilterType::Triangle)
+    };
+    channels_first(&resized, |v| {
+        (v as f32 - EFFICIENTNET_MEAN) / EFFICIENTNET_SCALE
+    })
 }
 
 /// The size (width, height) of a `w × h` image whose shorter side is resized to `s`, the
@@ -525,6 +560,31 @@ mod tests {
         assert_eq!(ours.len(), 3 * 260 * 300);
         assert_eq!(shorter_side_to(40, 30, 300), (400, 300));
         assert_close(&ours, &reference_imagenet(&img, 260, 300, bilinear_1d));
+    }
+
+    /// `efficientnet` crops the centre square (offset ⌊(w − S)/2⌋) and maps v to
+    /// (v − 127)/128, channels first; a square image of another size is resized to H × W.
+    #[test]
+    fn efficientnet_pipeline() {
+        for (iw, ih) in [(7u32, 5u32), (5, 8)] {
+            let img = DynamicImage::ImageRgb8(synthetic(iw, ih));
+            let rgb = img.to_rgb8();
+            let x = preprocess_image(&img, Preprocess::Efficientnet, 3, 5, 5).unwrap();
+            let (left, top) = ((iw - 5) / 2, (ih - 5) / 2);
+            for c in 0..3 {
+                for y in 0..5u32 {
+                    for xx in 0..5u32 {
+                        let v = rgb.get_pixel(xx + left, y + top).0[c] as f32;
+                        let got = x[c * 25 + (y * 5 + xx) as usize];
+                        assert_eq!(got, (v - 127.0) / 128.0, "{iw}x{ih} c {c} ({y}, {xx})");
+                    }
+                }
+            }
+        }
+        let img = DynamicImage::ImageRgb8(synthetic(9, 9));
+        let x = preprocess_image(&img, Preprocess::Efficientnet, 3, 4, 4).unwrap();
+        let resized = image::imageops::resize(&img.to_rgb8(), 4, 4, FilterType::Triangle);
+        assert_eq!(x, channels_first(&resized, |v| (v as f32 - 127.0) / 128.0));
     }
 
     /// `mnist` resizes the luma to H × W and normalises; C = 3 repeats the plane.

@@ -24,12 +24,12 @@ pub struct InitArgs {
     /// (N(0,1)/sqrt(n_in), bias 0) or `random` (N(0,1)·s/n_in + μ with --scale, --mean).
     #[arg(long, value_enum, default_value_t = InitKind::Paper)]
     init: InitKind,
-    /// Weight scale s of `--init random`.
-    #[arg(long, default_value_t = 1.0)]
-    scale: f64,
-    /// Mean μ of `--init random`.
-    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
-    mean: f64,
+    /// Weight scale s of `--init random` (default 1; an error with another --init).
+    #[arg(long)]
+    scale: Option<f64>,
+    /// Mean μ of `--init random` (default 0; an error with another --init).
+    #[arg(long, allow_hyphen_values = true)]
+    mean: Option<f64>,
     /// Seed of the weights.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -49,6 +49,17 @@ enum InitKind {
     Random,
 }
 
+impl InitKind {
+    /// The name on the command line.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Paper => "paper",
+            Self::Lecun => "lecun",
+            Self::Random => "random",
+        }
+    }
+}
+
 /// Runs `ftnn init`.
 pub fn run(args: InitArgs) -> Result<(), CliError> {
     let sizes = args
@@ -62,7 +73,25 @@ pub fn run(args: InitArgs) -> Result<(), CliError> {
                 args.sizes
             ))
         })?;
-    if !(args.scale.is_finite() && args.mean.is_finite()) {
+    // --scale and --mean parametrise `--init random` only: never ignore them silently.
+    if args.init != InitKind::Random {
+        let given: Vec<&str> = [("--scale", args.scale), ("--mean", args.mean)]
+            .iter()
+            .filter(|(_, v)| v.is_some())
+            .map(|(name, _)| *name)
+            .collect();
+        if !given.is_empty() {
+            return Err(CliError::input(anyhow!(
+                "{} only apply to --init random (the initialisation is {}); drop {} or add \
+                 --init random",
+                given.join(" and "),
+                args.init.name(),
+                if given.len() == 1 { "it" } else { "them" }
+            )));
+        }
+    }
+    let (scale, mean) = (args.scale.unwrap_or(1.0), args.mean.unwrap_or(0.0));
+    if !(scale.is_finite() && mean.is_finite()) {
         return Err(CliError::input(anyhow!(
             "--scale and --mean must be finite"
         )));
@@ -70,10 +99,7 @@ pub fn run(args: InitArgs) -> Result<(), CliError> {
     let init = match args.init {
         InitKind::Paper => Init::Paper,
         InitKind::Lecun => Init::LeCun,
-        InitKind::Random => Init::Random {
-            scale: args.scale,
-            mean: args.mean,
-        },
+        InitKind::Random => Init::Random { scale, mean },
     };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
     let net = Mlp::init(&sizes, args.activation, args.k_lips, init, &mut rng)?;

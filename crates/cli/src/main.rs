@@ -6,6 +6,11 @@
 //!
 //! ftnn compare --model M.safetensors --inputs X.npy --p 0,0.01,0,0 [--bounds all]
 //!              [--output RANKING.csv|.json] [--format table|json|csv]
+//! ftnn certify --model M.safetensors --inputs X.npy --targets Y.npy --loss mse|ce \
+//!              --p 0,0.01,0,0 --epsilon 0.01 --delta 1e-5 [--verify 10000] [--seed 0]
+//!              [--output OUT.json] [--format table|json]
+//! ftnn algorithm1 --output-dir run/ [--train-examples 60000] [--epochs 30] [--epsilon 0.009] \
+//!                 [--delta 1e-5] [--p 0.01] [--max-iterations 20] [--seed 0]
 //! ftnn analyze --model cnn.safetensors --inputs X.npy --p 0.01,0,0,0 --exact
 //! ftnn inspect --model mnist-cnn.pth --architecture mnist-cnn.arch.json
 //! ftnn init --sizes 20,15,14,1 --activation relu --init random --scale 3 --mean 0.1 \
@@ -16,7 +21,9 @@
 //!
 //! Exit codes: 0 success, 2 invalid usage or input (nothing is written), 1 other failures.
 
+mod algorithm1;
 mod analyze;
+mod certify;
 mod common;
 mod compare;
 mod images;
@@ -50,6 +57,11 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Rank the analytic bounds by how well they follow the Monte Carlo error over the inputs.
     Compare(compare::CompareArgs),
+    /// Tail guarantee P(Δ > ε) ≤ δ on the loss (SPEC §6) per input, with its Monte Carlo check.
+    Certify(certify::CertifyArgs),
+    /// Algorithm 1 (SPEC §6): grow and regularize an MNIST network until it is certified and
+    /// verified; resumable.
+    Algorithm1(algorithm1::Algorithm1Args),
     /// Write a new network with seeded random weights in the ftnn model format.
     Init(init::InitArgs),
     /// Show the network as ftnn understands it: layers, shapes, functions and crash sites.
@@ -100,6 +112,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Certify(args) => certify::run(args),
+        Command::Algorithm1(args) => algorithm1::run(args),
         Command::Init(args) => init::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Train(args) => train::run(args),

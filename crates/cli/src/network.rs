@@ -109,17 +109,12 @@ fn plan(seq: Sequential) -> Network {
     }
 }
 
-/// Whether `path` is a safetensors file whose metadata holds an architecture. Anything
-/// unreadable answers no, and the MLP loader reports the problem.
+/// Whether `path` is a safetensors file whose metadata holds an architecture. Reads the
+/// header only ([`ftnn_data::inspect_safetensors`]), so the weights are parsed once, by the
+/// loader that follows. Anything unreadable answers no, and the MLP loader reports the problem.
 fn has_architecture(path: &Path) -> bool {
-    let Ok(bytes) = std::fs::read(path) else {
-        return false;
-    };
-    ftnn_data::parse_safetensors(path, &bytes, &Device::Cpu)
-        .map(|st| {
-            st.metadata()
-                .contains_key(ftnn_model::seq::META_ARCHITECTURE)
-        })
+    ftnn_data::inspect_safetensors(path)
+        .map(|h| h.metadata.contains_key(ftnn_model::seq::META_ARCHITECTURE))
         .unwrap_or(false)
 }
 

@@ -16,7 +16,84 @@ pub struct Array {
 pub fn read_array(path: &Path, what: &str) -> anyhow::Result<Array> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))?;
-    let npy = npyz::NpyFile::new(&bytes[..])
+    parse_array(path, what, &bytes)
+}
+
+/// Checks what npyz trusts in a `.npy` header before it is handed to it: the header length
+/// (npyz allocates it, up to 4 GiB, before reading) and every `shape` tuple (npyz multiplies the
+/// dimensions without overflow checks: in a debug build a shape such as (2⁶², 20) panics, in
+/// release it wraps). Every `'shape'` key is checked, so a repeated key cannot slip one past.
+pub(crate) fn check_npy_header(bytes: &[u8]) -> Result<(), String> {
+    // Magic and version; anything else is npyz's to reject.
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Ok(());
+    }
+    let (len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        _ if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        _ => return Err(format!("header cut off after {} bytes", bytes.len())),
+    };
+    if len > bytes.len() - start {
+        return Err(format!(
+            "the header announces {len} bytes, the file holds {} after the preamble",
+            bytes.len() - start
+        ));
+    }
+    let header = String::from_utf8_lossy(&bytes[start..start + len]);
+    let mut found = false;
+    for quote in ["'shape'", "\"shape\""] {
+        for (at, _) in header.match_indices(quote) {
+            found = true;
+            let rest = header[at + quote.len()..].trim_start();
+            let rest = rest
+                .strip_prefix(':')
+                .map(str::trim_start)
+                .ok_or("`shape` is not followed by `:`")?;
+            let close = match rest.chars().next() {
+                Some('(') => ')',
+                Some('[') => ']',
+                _ => return Err("`shape` is not a tuple".into()),
+            };
+            let end = rest.find(close).ok_or("`shape` tuple is not closed")?;
+            // The product of the non-zero dimensions bounds every partial product npyz forms.
+            let mut product = 1u64;
+            for dim in rest[1..end]
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+            {
+                let d: u64 = dim
+                    .parse()
+                    .map_err(|_| format!("shape entry `{dim}` is not a non-negative integer"))?;
+                if d > 0 {
+                    product = product
+                        .checked_mul(d)
+                        .filter(|&p| usize::try_from(p).is_ok())
+                        .ok_or_else(|| {
+                            format!(
+                                "shape {} has more elements than fit in memory (its size \
+                                 overflows)",
+                                &rest[..=end]
+                            )
+                        })?;
+                }
+            }
+        }
+    }
+    if !found {
+        return Err("the header has no `shape` entry".into());
+    }
+    Ok(())
+}
+
+/// [`read_array`] on the bytes of a file (`path` names it in messages).
+pub fn parse_array(path: &Path, what: &str, bytes: &[u8]) -> anyhow::Result<Array> {
+    check_npy_header(bytes)
+        .map_err(|e| anyhow!("{}: not a valid .npy file: {e}", path.display()))?;
+    let npy = npyz::NpyFile::new(bytes)
         .map_err(|e| anyhow!("{}: not a valid .npy file: {e}", path.display()))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     let count = shape
@@ -96,4 +173,207 @@ pub fn read_inputs(path: &Path) -> anyhow::Result<Inputs> {
         );
     };
     Inputs::new(a.data, rows, cols).with_context(|| format!("inputs {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Property-based fuzzing of the `.npy` reader: every generated input gives an array or an
+    //! error naming the file, never a panic. `FTNN_FUZZ_CASES` sets the number of cases per
+    //! property (`cargo xtask fuzz` runs them in release with 100 000).
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn config(default: u32) -> ProptestConfig {
+        let cases = std::env::var("FTNN_FUZZ_CASES")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default);
+        ProptestConfig {
+            cases,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// A `.npy` file (version `major`) from its header dictionary and data bytes.
+    fn npy(major: u8, dict: &str, data: &[u8]) -> Vec<u8> {
+        let mut header = dict.to_owned();
+        let pre = if major == 1 { 10 } else { 12 };
+        while !(pre + header.len() + 1).is_multiple_of(64) {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut bytes = b"\x93NUMPY".to_vec();
+        bytes.extend_from_slice(&[major, 0]);
+        if major == 1 {
+            bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        } else {
+            bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        }
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(data);
+        bytes
+    }
+
+    fn valid() -> Vec<u8> {
+        let data: Vec<u8> = (0..6).flat_map(|i| (i as f32).to_le_bytes()).collect();
+        npy(
+            1,
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+            &data,
+        )
+    }
+
+    fn parse(bytes: &[u8]) -> anyhow::Result<Array> {
+        let r = parse_array(Path::new("x.npy"), "inputs", bytes);
+        if let Err(e) = &r {
+            assert!(format!("{e:#}").contains("x.npy"), "{e:#}");
+        }
+        r
+    }
+
+    /// The inputs reader on top of the array reader.
+    fn parse_inputs(bytes: &[u8]) {
+        if let Ok(a) = parse(bytes) {
+            assert_eq!(a.shape.iter().product::<usize>(), a.data.len());
+            if let [rows, cols] = a.shape[..] {
+                let _ = Inputs::new(a.data, rows, cols);
+            }
+        }
+    }
+
+    const DIMS: [&str; 14] = [
+        "0",
+        "1",
+        "2",
+        "3",
+        "4611686018427387904",
+        "18446744073709551615",
+        "18446744073709551616",
+        "4294967296",
+        "-1",
+        "2**62",
+        "1.5",
+        "True",
+        "''",
+        "6L",
+    ];
+
+    /// Header dictionaries with any dtype, order and shape (huge, negative, overflowing
+    /// products, not integers), possibly with a key repeated.
+    fn dict() -> impl Strategy<Value = String> {
+        let dtype = prop::sample::select(vec![
+            "'<f4'",
+            "'<f8'",
+            "'>f4'",
+            "'|u1'",
+            "'<i8'",
+            "'<f2'",
+            "'O'",
+            "'<c8'",
+            "'S3'",
+            "[('a', '<f4')]",
+            "'<f4",
+            "3",
+        ]);
+        let order = prop::sample::select(vec!["False", "True", "0", "None"]);
+        let shape = prop::collection::vec(prop::sample::select(DIMS.to_vec()), 0..4);
+        (dtype, order, shape, any::<bool>(), 0u8..4).prop_map(
+            |(dtype, order, shape, trailing, extra)| {
+                let mut tuple = shape.join(", ");
+                if trailing || shape.len() == 1 {
+                    tuple.push(',');
+                }
+                let mut d =
+                    format!("{{'descr': {dtype}, 'fortran_order': {order}, 'shape': ({tuple}), ");
+                match extra {
+                    0 => d += "'shape': (4611686018427387904, 20), ",
+                    1 => d += "\"shape\": [2, 3], ",
+                    _ => {}
+                }
+                d + "}"
+            },
+        )
+    }
+
+    /// Random bytes, or the valid file truncated, with bytes changed or an integer written
+    /// over some of its bytes.
+    fn mutated() -> impl Strategy<Value = Vec<u8>> {
+        let seed = valid();
+        let n = seed.len();
+        let (s1, s2, s3) = (seed.clone(), seed.clone(), seed);
+        prop_oneof![
+            (0..=n).prop_map(move |k| s1[..k].to_vec()),
+            prop::collection::vec((0..n, any::<u8>()), 1..6).prop_map(move |edits| {
+                let mut v = s2.clone();
+                for (i, b) in edits {
+                    v[i] = b;
+                }
+                v
+            }),
+            (0..n, any::<u64>(), 1usize..=8).prop_map(move |(at, x, w)| {
+                let mut v = s3.clone();
+                for (i, b) in x.to_le_bytes()[..w].iter().enumerate() {
+                    if let Some(slot) = v.get_mut(at + i) {
+                        *slot = *b;
+                    }
+                }
+                v
+            }),
+            prop::collection::vec(any::<u8>(), 0..128),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config(3000))]
+
+        #[test]
+        fn fuzz_npy_structured(
+            major in prop::sample::select(vec![1u8, 2, 3]),
+            dict in dict(),
+            len in prop_oneof![0usize..64, Just(24usize)],
+        ) {
+            parse_inputs(&npy(major, &dict, &vec![0x3f; len]));
+        }
+
+        #[test]
+        fn fuzz_npy_mutated(bytes in mutated()) {
+            parse_inputs(&bytes);
+        }
+    }
+
+    #[test]
+    fn valid_files_read() {
+        let a = parse(&valid()).unwrap();
+        assert_eq!(a.shape, [2, 3]);
+        assert_eq!(a.data, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+        let f = npy(
+            3,
+            "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }",
+            &[1.0f64, 2.0, 3.0, 4.0]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(parse(&f).unwrap().data, [1.0, 3.0, 2.0, 4.0]);
+    }
+
+    /// The known defect: npyz multiplies the shape unchecked — (2⁶², 20) panicked in debug
+    /// builds and wrapped to 0 values in release, which an empty data section matched.
+    #[test]
+    fn overflowing_shapes_are_errors() {
+        for dict in [
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 20), }",
+            "{'descr': '<f4', 'fortran_order': True, 'shape': (4294967296, 4294967296, 0), }",
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'shape': (4611686018427387904, 4), }",
+        ] {
+            let err = parse(&npy(1, dict, &[])).err().expect(dict);
+            assert!(format!("{err:#}").contains("overflows"), "{err:#}");
+        }
+        // A header length past the end of the file (npyz would allocate it first).
+        let mut f = valid();
+        f[8..10].copy_from_slice(&u16::MAX.to_le_bytes());
+        assert!(parse(&f).is_err());
+    }
 }

@@ -58,9 +58,9 @@ pub struct TrainArgs {
     /// layer of neurons) after every epoch.
     #[arg(long, value_parser = |s: &str| s.parse::<FailureVector>())]
     crash_p: Option<FailureVector>,
-    /// Passes over the validation set for the crashed metrics.
-    #[arg(long, default_value_t = 3)]
-    crash_repetitions: usize,
+    /// Passes over the validation set for the crashed metrics of --crash-p (default 3).
+    #[arg(long, requires = "crash_p")]
+    crash_repetitions: Option<usize>,
     /// Train on the first N training examples only.
     #[arg(long)]
     train_subset: Option<usize>,
@@ -166,7 +166,7 @@ fn config(args: &TrainArgs, n_in: usize, n_out: usize) -> Result<TrainConfig, Cl
         config = config.regularizer(r.parse::<Regularizer>().map_err(train_error)?);
     }
     if let Some(p) = &args.crash_p {
-        config = config.crash_eval(p.clone(), args.crash_repetitions);
+        config = config.crash_eval(p.clone(), args.crash_repetitions.unwrap_or(3));
     }
     config.validate().map_err(train_error)?;
     Ok(config)

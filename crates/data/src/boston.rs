@@ -224,6 +224,16 @@ pub fn parse_boston_csv(path: &Path, bytes: &[u8]) -> Result<Boston, DataError> 
     };
     let n = count("number of rows")?;
     let n_features = count("number of features")?;
+    // Line 1 is untrusted: `n_features + 1` and `n × n_features` must not overflow.
+    let width = n_features
+        .checked_add(1)
+        .filter(|_| n.checked_mul(n_features).is_some())
+        .ok_or_else(|| {
+            csv_err(
+                1,
+                format!("{n} rows of {n_features} features cannot be stored (the size overflows)"),
+            )
+        })?;
 
     // Line 2: column names.
     let (_, names_line) = lines
@@ -233,19 +243,20 @@ pub fn parse_boston_csv(path: &Path, bytes: &[u8]) -> Result<Boston, DataError> 
         .split(',')
         .map(|s| s.trim().trim_matches('"').to_owned())
         .collect();
-    if names.len() != n_features + 1 {
+    if names.len() != width {
         return Err(csv_err(
             2,
             format!(
                 "{} column names, expected {} (features + target)",
                 names.len(),
-                n_features + 1
+                width
             ),
         ));
     }
 
-    let mut features = Vec::with_capacity(n * n_features);
-    let mut target = Vec::with_capacity(n);
+    // Capacity hints bounded by the file's size (line 1 may announce anything).
+    let mut features = Vec::with_capacity((n * n_features).min(bytes.len()));
+    let mut target = Vec::with_capacity(n.min(bytes.len()));
     let mut rows = 0usize;
     for (line_no, line) in lines {
         if line.trim().is_empty() {
@@ -258,10 +269,10 @@ pub fn parse_boston_csv(path: &Path, bytes: &[u8]) -> Result<Boston, DataError> 
             ));
         }
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        if fields.len() != n_features + 1 {
+        if fields.len() != width {
             return Err(csv_err(
                 line_no,
-                format!("{} fields, expected {}", fields.len(), n_features + 1),
+                format!("{} fields, expected {}", fields.len(), width),
             ));
         }
         for (col, field) in fields.iter().enumerate() {

@@ -50,6 +50,6 @@ pub use weights::{
     efficientnet_lite0_expected, import_vgg16, import_vgg_like, inspect_safetensors,
     load_efficientnet_lite0, load_mnist_cnn, load_pth, load_safetensors, load_vgg16, load_weights,
     mnist_cnn_expected, parse_safetensors, Expected, ImportReport, NamedTensors, TensorSpec,
-    VggConfig, VggLayer, EFFICIENTNET_LITE0, EFFICIENTNET_LITE0_TENSORS, MNIST_CNN_ARCH,
-    MNIST_CNN_PTH, VGG16_HINT, VGG16_SAFETENSORS,
+    VggConfig, VggLayer, EFFICIENTNET_LITE0, EFFICIENTNET_LITE0_ARCH, EFFICIENTNET_LITE0_TENSORS,
+    MNIST_CNN_ARCH, MNIST_CNN_PTH, VGG16_HINT, VGG16_SAFETENSORS,
 };

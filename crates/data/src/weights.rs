@@ -24,6 +24,9 @@ pub const MNIST_CNN_PTH: &str = "models/mnist-cnn.pth";
 pub const MNIST_CNN_ARCH: &str = "models/mnist-cnn.arch.json";
 /// Relative name of EfficientNet-Lite0 (safetensors, lukemelas naming).
 pub const EFFICIENTNET_LITE0: &str = "models/efficientnet-lite0.safetensors";
+/// The architecture of [`EFFICIENTNET_LITE0`] as Sequential JSON (SPEC §11, with `zeropad2d`
+/// and `add`), relative to `data/`.
+pub const EFFICIENTNET_LITE0_ARCH: &str = "models/efficientnet-lite0.arch.json";
 /// Relative name of the user-imported VGG16 weights (not shipped, git-ignored).
 pub const VGG16_SAFETENSORS: &str = "models/vgg16.safetensors";
 /// Number of tensors of `efficientnet-lite0.safetensors` (BatchNorm counters included).
@@ -303,7 +306,8 @@ pub fn inspect_safetensors(path: impl AsRef<Path>) -> Result<SafetensorsHeader, 
     let meta: safetensors::tensor::Metadata = serde_json::from_slice(&header)
         .map_err(|e| weights_err(path, format!("bad header: {e}")))?;
     let data_len = meta.data_len() as u64;
-    if 8 + n + data_len != file_len {
+    // A valid header can describe up to 2⁶⁴ − 8 bytes of data: add without wrapping.
+    if 8u64.checked_add(n).and_then(|x| x.checked_add(data_len)) != Some(file_len) {
         return Err(weights_err(
             path,
             format!(
@@ -360,8 +364,41 @@ pub fn load_pth(path: impl AsRef<Path>, device: &Device) -> Result<NamedTensors,
             "not a zip archive; only the zip format of torch.save (PyTorch ≥ 1.6) is supported",
         ));
     }
+    let file_len = file
+        .metadata()
+        .map_err(|e| DataError::from_io(path, e, USER_FILE_HINT))?
+        .len();
     drop(file);
-    let list = candle_core::pickle::read_all(path).map_err(|e| weights_err(path, e))?;
+    // candle's pickle reader trusts the file: it shifts, multiplies and indexes without
+    // checks (panics on a corrupt pickle) and allocates whatever shape the pickle announces
+    // (an abort on a huge one). So: read the tensor table first, under a guard, check every
+    // tensor's size against the file, and only then read the data (under the guard too).
+    let infos = guard_panics(path, || {
+        candle_core::pickle::read_pth_tensor_info(path, false, None)
+    })?;
+    for info in &infos {
+        let layout = &info.layout;
+        let bytes = layout
+            .dims()
+            .iter()
+            .try_fold(info.dtype.size_in_bytes(), |a, &d| a.checked_mul(d))
+            .and_then(|b| b.checked_add(layout.start_offset()));
+        // torch.save stores its entries uncompressed: a tensor cannot hold more than the file.
+        if bytes.is_none_or(|b| b as u64 > file_len) {
+            return Err(weights_err(
+                path,
+                format!(
+                    "tensor `{}` of shape {:?} ({:?}, offset {} bytes) needs more bytes than the \
+                     {file_len}-byte file holds; the archive is corrupt",
+                    info.name,
+                    layout.dims(),
+                    info.dtype,
+                    layout.start_offset()
+                ),
+            ));
+        }
+    }
+    let list = guard_panics(path, || candle_core::pickle::read_all(path))?;
     if list.is_empty() {
         return Err(weights_err(path, "no tensors found (is it a state dict?)"));
     }
@@ -375,6 +412,27 @@ pub fn load_pth(path: impl AsRef<Path>, device: &Device) -> Result<NamedTensors,
         tensors.insert(name, t);
     }
     Ok(NamedTensors::new(path, tensors, BTreeMap::new()))
+}
+
+/// Runs a reader of an untrusted file and turns a panic inside it into an error on the file.
+fn guard_panics<T>(
+    path: &Path,
+    read: impl FnOnce() -> candle_core::Result<T>,
+) -> Result<T, DataError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+        Ok(result) => result.map_err(|e| weights_err(path, e)),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(weights_err(
+                path,
+                format!("corrupt PyTorch archive: its pickle cannot be read ({what})"),
+            ))
+        }
+    }
 }
 
 /// Reads a weights file of either format: PyTorch zip (detected by its `PK` magic) or

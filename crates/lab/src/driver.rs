@@ -96,9 +96,16 @@ pub fn draw_figures(
         return Ok(None);
     };
     let dir = paths.figures_dir(exp.id());
-    let drawn = exp
-        .figures(&stored, &dir)
-        .with_context(|| format!("figures of `{}` from {}", exp.id(), file.display()))?;
+    // Results that parse but lack what the figures read are an error naming the file.
+    let drawn =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exp.figures(&stored, &dir)))
+            .unwrap_or_else(|panic| {
+                Err(anyhow::anyhow!(
+                    "the results do not hold what the figures read: {}",
+                    crate::report::panic_message(&*panic)
+                ))
+            })
+            .with_context(|| format!("figures of `{}` from {}", exp.id(), file.display()))?;
     Ok(Some(drawn))
 }
 

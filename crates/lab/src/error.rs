@@ -23,6 +23,12 @@ pub enum LabError {
         #[source]
         source: serde_json::Error,
     },
+    /// Stored results that exist but cannot be read: each entry names the file and why.
+    #[error(
+        "stored results cannot be read (rerun the experiment or delete the file): {}",
+        .0.join("; ")
+    )]
+    Unreadable(Vec<String>),
 }
 
 /// The result type of the store.

@@ -30,6 +30,6 @@ pub use driver::{draw_figures, merge_experiment, params_hash, run_experiment, Pa
 pub use error::LabError;
 pub use experiment::{AnyExperiment, Csv, Experiment, JsonOutcome, Outcome, Stored};
 pub use profile::Profile;
-pub use report::write_report;
+pub use report::{read_section, write_report};
 pub use results_file::{utc_string, ResultsFile};
 pub use section::{PaperRow, ReportSection, Verdict};

@@ -26,29 +26,100 @@ pub fn write_report(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     create_dir_all(base)?;
-    let text = render_report(exps, paths, base);
-    write_atomic(out, text.as_bytes())
+    let (text, problems) = render(exps, paths, base);
+    write_atomic(out, text.as_bytes())?;
+    // The report covers what can be read; a malformed results file is an error naming it.
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::LabError::Unreadable(problems))
+    }
 }
 
 /// One experiment's stored state, as the report needs it.
 struct Entry<'a> {
     exp: &'a dyn AnyExperiment,
     stored: Option<(ResultsFile, Option<String>)>,
+    /// Why a results file that exists cannot be read (naming it).
+    unreadable: Option<String>,
     section: Option<ReportSection>,
     figures: Result<Vec<PathBuf>, String>,
 }
 
+/// The text of a panic's payload.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
+}
+
+/// `exp`'s section from results read from `file`. Results that parse but lack what the
+/// report reads (an empty list it indexes, say) give an unreadable section naming the file
+/// instead of a panic.
+fn section_of(exp: &dyn AnyExperiment, stored: &ResultsFile, file: &Path) -> ReportSection {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exp.report(stored))).unwrap_or_else(
+        |panic| {
+            ReportSection::unreadable(format!(
+                "{} does not hold what the report of `{}` reads: {}",
+                file.display(),
+                exp.id(),
+                panic_message(&*panic)
+            ))
+        },
+    )
+}
+
+/// `exp`'s report section from its stored results: `Ok(None)` when there are none, an error
+/// naming the file when they cannot be read or lack what the report reads.
+pub fn read_section(
+    exp: &dyn AnyExperiment,
+    paths: &Paths,
+) -> Result<Option<ReportSection>, crate::LabError> {
+    let file = paths.results_file(exp.id());
+    let Some(stored) = ResultsFile::read(&file)? else {
+        return Ok(None);
+    };
+    let section = section_of(exp, &stored, &file);
+    if section.is_unreadable() {
+        return Err(crate::LabError::Unreadable(vec![format!(
+            "{}: {}",
+            file.display(),
+            section.verdict.reason()
+        )]));
+    }
+    Ok(Some(section))
+}
+
 /// The Markdown of the report, with links relative to `base` (the report's directory).
 pub fn render_report(exps: &[&dyn AnyExperiment], paths: &Paths, base: &Path) -> String {
+    render(exps, paths, base).0
+}
+
+/// [`render_report`], with the results files that cannot be read (each naming the file).
+fn render(exps: &[&dyn AnyExperiment], paths: &Paths, base: &Path) -> (String, Vec<String>) {
+    let mut problems = Vec::new();
     let entries: Vec<Entry> = exps
         .iter()
         .map(|&exp| {
             let file = paths.results_file(exp.id());
-            let stored = ResultsFile::load(&file).map(|r| {
-                let when = r.finished_or_mtime(&file);
-                (r, when)
-            });
-            let section = stored.as_ref().map(|(r, _)| exp.report(r));
+            let (stored, unreadable) = match ResultsFile::read(&file) {
+                Ok(r) => (
+                    r.map(|r| {
+                        let when = r.finished_or_mtime(&file);
+                        (r, when)
+                    }),
+                    None,
+                ),
+                Err(crate::LabError::Unreadable(why)) => (None, Some(why.join("; "))),
+                Err(e) => (None, Some(format!("{}: {e}", file.display()))),
+            };
+            problems.extend(unreadable.clone());
+            let section = stored.as_ref().map(|(r, _)| section_of(exp, r, &file));
+            if let Some(s) = section.as_ref().filter(|s| s.is_unreadable()) {
+                problems.push(format!("{}: {}", file.display(), s.verdict.reason()));
+            }
             let figures = if stored.is_some() {
                 draw_figures(exp, paths)
                     .map(Option::unwrap_or_default)
@@ -59,6 +130,7 @@ pub fn render_report(exps: &[&dyn AnyExperiment], paths: &Paths, base: &Path) ->
             Entry {
                 exp,
                 stored,
+                unreadable,
                 section,
                 figures,
             }
@@ -131,11 +203,12 @@ pub fn render_report(exps: &[&dyn AnyExperiment], paths: &Paths, base: &Path) ->
                 );
             }
             _ => {
-                let _ = writeln!(
-                    md,
-                    "| [`{id}`](#{}) | — | not run yet | — | — |",
-                    anchor(id)
-                );
+                let state = if e.unreadable.is_some() {
+                    "unreadable results"
+                } else {
+                    "not run yet"
+                };
+                let _ = writeln!(md, "| [`{id}`](#{}) | — | {state} | — | — |", anchor(id));
             }
         }
     }
@@ -146,7 +219,18 @@ pub fn render_report(exps: &[&dyn AnyExperiment], paths: &Paths, base: &Path) ->
         let _ = writeln!(md, "## {id}\n");
         let _ = writeln!(md, "*{}* — original: `{}`\n", e.exp.title(), e.exp.origin());
         let (Some((r, d)), Some(s)) = (&e.stored, &e.section) else {
-            let _ = writeln!(md, "Not run yet: `cargo xtask run {id}`.\n");
+            match &e.unreadable {
+                Some(why) => {
+                    let _ = writeln!(
+                        md,
+                        "The stored results cannot be read ({}); rerun: `cargo xtask run {id}`.\n",
+                        cell(why)
+                    );
+                }
+                None => {
+                    let _ = writeln!(md, "Not run yet: `cargo xtask run {id}`.\n");
+                }
+            }
             continue;
         };
         let _ = writeln!(
@@ -206,7 +290,7 @@ pub fn render_report(exps: &[&dyn AnyExperiment], paths: &Paths, base: &Path) ->
             "<details><summary>Parameters</summary>\n\n```json\n{params}\n```\n\n</details>\n"
         );
     }
-    md
+    (md, problems)
 }
 
 /// GitHub's heading anchor of a section titled `id`.

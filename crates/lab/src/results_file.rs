@@ -1,6 +1,8 @@
 //! The stored form of `results/<id>/results.json` ([`ResultsFile`]), with parameters and
 //! results as JSON.
 
+use crate::error::LabError;
+use crate::nonfinite;
 use crate::profile::Profile;
 use crate::store::read_json;
 use serde::{Deserialize, Serialize};
@@ -39,6 +41,22 @@ impl ResultsFile {
     pub fn load(path: &Path) -> Option<Self> {
         read_json(path)
     }
+    /// Reads `path`: `Ok(None)` if it does not exist, an error naming the file if it cannot be
+    /// read or does not hold a results file (malformed JSON, a missing or mistyped field).
+    pub fn read(path: &Path) -> Result<Option<Self>, LabError> {
+        let unreadable =
+            |why: String| LabError::Unreadable(vec![format!("{}: {why}", path.display())]);
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(unreadable(e.to_string())),
+        };
+        let value =
+            serde_json::from_str(&text).map_err(|e| unreadable(format!("not JSON: {e}")))?;
+        nonfinite::from_value(value)
+            .map(Some)
+            .map_err(|e| unreadable(format!("not a results file: {e}")))
+    }
     /// When the run finished: the stored time, else the file's modification time.
     pub fn finished_or_mtime(&self, path: &Path) -> Option<String> {
         self.finished.clone().or_else(|| {
@@ -70,4 +88,21 @@ pub fn utc_string(t: std::time::SystemTime) -> String {
         rem / 3600,
         (rem % 3600) / 60
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_names_a_malformed_file_and_skips_a_missing_one() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("results.json");
+        assert!(ResultsFile::read(&path).unwrap().is_none());
+        for text in ["", "{", "[]", "{\"id\": 3}", "{\"id\": \"x\"}"] {
+            std::fs::write(&path, text).unwrap();
+            let err = ResultsFile::read(&path).unwrap_err().to_string();
+            assert!(err.contains(&path.display().to_string()), "{err}");
+        }
+    }
 }

@@ -72,6 +72,9 @@ impl PaperRow {
     }
 }
 
+/// How the verdict of [`ReportSection::unreadable`] begins.
+const UNREADABLE: &str = "stored results cannot be read";
+
 /// An experiment's contribution to `REPORT.md`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportSection {
@@ -89,10 +92,13 @@ impl ReportSection {
     pub fn unreadable(err: impl fmt::Display) -> Self {
         Self {
             rows: Vec::new(),
-            verdict: Verdict::NotComparable(format!(
-                "stored results cannot be read ({err}); rerun the experiment"
-            )),
+            verdict: Verdict::NotComparable(format!("{UNREADABLE} ({err}); rerun the experiment")),
             notes: String::new(),
         }
+    }
+
+    /// Whether this is the section of [`ReportSection::unreadable`] results.
+    pub fn is_unreadable(&self) -> bool {
+        self.rows.is_empty() && self.verdict.reason().starts_with(UNREADABLE)
     }
 }

@@ -17,10 +17,23 @@ impl Inputs {
         if rows == 0 {
             return Err(ModelError::NoInputs);
         }
-        if data.len() != rows * cols {
+        if cols == 0 {
             return Err(ModelError::Shape {
                 what: "inputs".into(),
-                expected: format!("{rows} × {cols} = {} values", rows * cols),
+                expected: "at least one value per input".into(),
+                got: format!("{rows} × 0"),
+            });
+        }
+        // From a file header, rows × cols can be anything: check it without wrapping.
+        let count = rows.checked_mul(cols).ok_or_else(|| ModelError::Shape {
+            what: "inputs".into(),
+            expected: format!("{rows} × {cols} values"),
+            got: "a shape whose size overflows".into(),
+        })?;
+        if data.len() != count {
+            return Err(ModelError::Shape {
+                what: "inputs".into(),
+                expected: format!("{rows} × {cols} = {count} values"),
                 got: format!("{} values", data.len()),
             });
         }
@@ -92,5 +105,17 @@ mod tests {
         let x = Inputs::from_rows(&[vec![1.0, 2.0], vec![3.0, 4.0]]).unwrap();
         assert_eq!(x.row(1), &[3.0, 4.0]);
         assert!(x.check_width(3).is_err());
+    }
+
+    /// A header shape such as (2⁶², 20) wraps to 0 values in release: a clear error instead,
+    /// and (2⁶², 0) — 0 values, 2⁶² rows of width 0 — is refused too.
+    #[test]
+    fn overflowing_and_empty_shapes_are_errors() {
+        let err = Inputs::new(vec![], 1 << 62, 20).unwrap_err();
+        assert!(matches!(err, ModelError::Shape { .. }), "{err}");
+        assert!(err.to_string().contains("overflows"), "{err}");
+        assert!(Inputs::new(vec![], usize::MAX, usize::MAX).is_err());
+        assert!(Inputs::new(vec![], 1 << 62, 0).is_err());
+        assert!(Inputs::from_rows(&[vec![], vec![]]).is_err());
     }
 }

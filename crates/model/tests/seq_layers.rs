@@ -128,6 +128,19 @@ fn conv2d_matches_nested_loops() {
             3,
             true,
         ),
+        // depthwise with bias, unequal strides and paddings (the direct CPU loop)
+        (
+            5,
+            8,
+            7,
+            5,
+            r#""kernel_size": [3, 2], "stride": [2, 1], "padding": [1, 0], "groups": 5"#,
+            (3, 2),
+            (2, 1),
+            (1, 0),
+            5,
+            true,
+        ),
         (
             2,
             5,

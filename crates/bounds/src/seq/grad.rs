@@ -12,7 +12,13 @@
 //!   unfolded batch norm, adaptive average pooling, softmax, and convolutions off the CPU;
 //! * by the products of `seq::vjp` where candle's is wrong, fails or is slow: max and
 //!   average pooling, activations, convolutions on the CPU;
-//! * flatten and dropout reshape the cotangent.
+//! * flatten and dropout reshape the cotangent; zero padding cuts the padded border off;
+//! * an `add` from layer i passes its cotangent on unchanged and also keeps it for layer i's
+//!   input, where it is added to the cotangent arriving through the block (the tensor entering
+//!   layer i feeds both the block and the skip).
+//!
+//! When one sweep over all outputs would not fit the tensor budget (EfficientNet's 1000
+//! outputs on 112 × 112 feature maps), the outputs are swept in groups, one input at a time.
 //!
 //! At the output of a layer that is a crashing site, the cotangent is `∂y_out,k/∂y_s` and is
 //! contracted with `y_s` on the spot. Conventions at kinks (measure zero): relu′(0) = 1
@@ -30,6 +36,15 @@ use ftnn_model::{ModelError, Sequential};
 
 /// b3's E Δ and Var Δ, `[N, n_out]` each.
 pub(crate) fn first_order(net: &Sequential, prep: &Prepared) -> Result<(Vec<f64>, Vec<f64>)> {
+    first_order_within(net, prep, TENSOR_BUDGET)
+}
+
+/// [`first_order`] with `budget` values per tensor held at once.
+fn first_order_within(
+    net: &Sequential,
+    prep: &Prepared,
+    budget: usize,
+) -> Result<(Vec<f64>, Vec<f64>)> {
     let (n, n_out) = (prep.n, prep.n_out);
     let (mut mean, mut var) = (vec![0f64; n * n_out], vec![0f64; n * n_out]);
     let Some(&s0) = prep.sites.first() else {
@@ -38,8 +53,16 @@ pub(crate) fn first_order(net: &Sequential, prep: &Prepared) -> Result<(Vec<f64>
     let last = net.n_sites() - 1;
     let start = first_layer_after(net, s0);
     let per_row = largest_tensor(net, start.saturating_sub(1)).max(1);
-    let max_rows = MAX_ROWS.min(TENSOR_BUDGET / per_row).max(n_out);
-    for range in prep.chunks(n_out, max_rows) {
+    let budget_rows = MAX_ROWS.min(budget / per_row).max(1);
+    // Outputs per sweep: all of them, or groups of them when all would not fit.
+    let group = n_out.min(budget_rows).max(1);
+    let max_rows = budget_rows.max(n_out);
+    let chunks = if group < n_out {
+        prep.chunks(n_out, 1)
+    } else {
+        prep.chunks(n_out, max_rows)
+    };
+    for range in chunks {
         let x = prep
             .x
             .narrow(0, range.start, range.len())
@@ -52,45 +75,52 @@ pub(crate) fn first_order(net: &Sequential, prep: &Prepared) -> Result<(Vec<f64>
         }
         let at = range.start * n_out..range.end * n_out;
         let (m, v) = (&mut mean[at.clone()], &mut var[at]);
-        site_gradients(net, prep, &values, |s, y, g| {
-            let mut y = to_vec(y)?;
-            if s == 0 {
-                if let Some(mask) = &prep.mask {
-                    for row in y.chunks_exact_mut(mask.len()) {
-                        row.iter_mut().zip(mask).for_each(|(v, &k)| *v *= k);
+        for k0 in (0..n_out).step_by(group) {
+            let outputs = k0..(k0 + group).min(n_out);
+            let r = outputs.len();
+            site_gradients(net, prep, &values, outputs, |s, y, g| {
+                let mut y = to_vec(y)?;
+                if s == 0 {
+                    if let Some(mask) = &prep.mask {
+                        for row in y.chunks_exact_mut(mask.len()) {
+                            row.iter_mut().zip(mask).for_each(|(v, &k)| *v *= k);
+                        }
                     }
                 }
-            }
-            let g = to_vec(g)?;
-            let (ps, qs) = (prep.p[s], prep.p[s] * (1.0 - prep.p[s]));
-            let size = net.sites()[s].size;
-            for (r, g) in g.chunks_exact(size).enumerate() {
-                let y = &y[(r / n_out) * size..(r / n_out + 1) * size];
-                let (mut s1, mut s2) = (0f64, 0f64);
-                for (&a, &b) in y.iter().zip(g) {
-                    let d = a as f64 * b as f64;
-                    s1 += d;
-                    s2 += d * d;
+                let g = to_vec(g)?;
+                let (ps, qs) = (prep.p[s], prep.p[s] * (1.0 - prep.p[s]));
+                let size = net.sites()[s].size;
+                for (row, g) in g.chunks_exact(size).enumerate() {
+                    let y = &y[(row / r) * size..(row / r + 1) * size];
+                    let (mut s1, mut s2) = (0f64, 0f64);
+                    for (&a, &b) in y.iter().zip(g) {
+                        let d = a as f64 * b as f64;
+                        s1 += d;
+                        s2 += d * d;
+                    }
+                    let at = (row / r) * n_out + k0 + row % r;
+                    m[at] -= ps * s1;
+                    v[at] += qs * s2;
                 }
-                m[r] -= ps * s1;
-                v[r] += qs * s2;
-            }
-            Ok(())
-        })?;
+                Ok(())
+            })?;
+        }
     }
     Ok((mean, var))
 }
 
 /// Calls `at_site(s, y_s, g_s)` for every crashing site s of `prep` (decreasing), with `y_s`
-/// the clean tensor `[B, *shape_s]` and `g_s = ∂y_out/∂y_s` `[B·n_out, *shape_s]` (row
-/// `n·n_out + k`: output k of input n). `values` are [`layer_values`] of the chunk.
+/// the clean tensor `[B, *shape_s]` and `g_s = ∂y_out/∂y_s` for the outputs `outputs`,
+/// `[B·r, *shape_s]` with r = `outputs.len()` (row `n·r + k`: output `outputs.start + k` of
+/// input n). `values` are [`layer_values`] of the chunk.
 pub(crate) fn site_gradients(
     net: &Sequential,
     prep: &Prepared,
     values: &[Tensor],
+    outputs: std::ops::Range<usize>,
     mut at_site: impl FnMut(usize, &Tensor, &Tensor) -> Result<()>,
 ) -> Result<()> {
-    let n_out = prep.n_out;
+    let r = outputs.len();
     let Some(&s0) = prep.sites.first() else {
         return Ok(());
     };
@@ -98,24 +128,53 @@ pub(crate) fn site_gradients(
     let n_layers = net.architecture().layers.len();
     let b = values[0].dim(0).map_err(ModelError::from)?;
     let device = values[0].device().clone();
-    let mut g = one_hot(b, n_out, net.output_shape(), &device)?;
+    let mut g = one_hot(b, outputs, prep.n_out, net.output_shape(), &device)?;
     let crashing = |s: usize| prep.sites.contains(&s);
     let site_of_layer = |j: usize| net.sites().iter().position(|s| s.layer_after == Some(j));
+    let layers = &net.architecture().layers;
+    // Cotangents kept for the inputs of layers that `add` layers reference: pending[i] is
+    // added to the cotangent of layer i's input when the sweep gets there.
+    let mut pending: Vec<Option<Tensor>> = vec![None; n_layers + 1];
+    let merge = |i: usize, g: Tensor, pending: &mut Vec<Option<Tensor>>| -> Result<Tensor> {
+        match pending[i].take() {
+            Some(p) => Ok(g.add(&p).map_err(ModelError::from)?),
+            None => Ok(g),
+        }
+    };
     for j in (start..n_layers).rev() {
+        g = merge(j + 1, g, &mut pending)?;
         if let Some(s) = site_of_layer(j).filter(|&s| crashing(s)) {
             at_site(s, &values[j + 1], &g)?;
         }
-        g = layer_vjp(net, j, &values[j], &g, n_out)?;
+        if let LayerSpec::Add(add) = &layers[j].spec {
+            // Skips from before `start` carry no dependence on the crashing sites.
+            if add.from >= start {
+                let kept = match pending[add.from].take() {
+                    Some(p) => p.add(&g).map_err(ModelError::from)?,
+                    None => g.clone(),
+                };
+                pending[add.from] = Some(kept);
+            }
+        }
+        g = layer_vjp(net, j, &values[j], &g, r)?;
     }
+    g = merge(start, g, &mut pending)?;
     at_site(s0, &values[start], &g)
 }
 
-/// `[b·r, *shape]`: row `n·r + k` is the unit vector of element k (r = the number of
-/// elements of `shape`).
-fn one_hot(b: usize, r: usize, shape: &[usize], device: &Device) -> Result<Tensor> {
-    let mut v = vec![0f32; b * r * r];
+/// `[b·r, *shape]` with r = `outputs.len()`: row `n·r + k` is the unit vector of output
+/// `outputs.start + k` among the `n_out` elements of `shape`.
+fn one_hot(
+    b: usize,
+    outputs: std::ops::Range<usize>,
+    n_out: usize,
+    shape: &[usize],
+    device: &Device,
+) -> Result<Tensor> {
+    let r = outputs.len();
+    let mut v = vec![0f32; b * r * n_out];
     for row in 0..b * r {
-        v[row * r + row % r] = 1.0;
+        v[row * n_out + outputs.start + row % r] = 1.0;
     }
     let mut dims = vec![b * r];
     dims.extend_from_slice(shape);
@@ -152,6 +211,15 @@ pub(crate) fn layer_vjp(
         LayerSpec::Activation(a) => activation_vjp(a, input, g, r),
         LayerSpec::Flatten | LayerSpec::Dropout(_) => {
             Ok(g.reshape(in_dims).map_err(ModelError::from)?)
+        }
+        // The skip's share is kept by `site_gradients`; the body's passes on unchanged.
+        LayerSpec::Add(_) => Ok(g.clone()),
+        LayerSpec::ZeroPad2d(z) => {
+            let p = z.padding;
+            let (h, w) = (in_dims[2], in_dims[3]);
+            Ok(g.narrow(2, p.top, h)
+                .and_then(|t| t.narrow(3, p.left, w))
+                .map_err(ModelError::from)?)
         }
         LayerSpec::Conv2d(conv) => match net.conv_weight(j) {
             Some(w) if g.device().is_cpu() => conv_vjp(conv, w, input.dims(), g),
@@ -295,6 +363,39 @@ mod tests {
                     (a - b).abs() <= 1e-5 * scale + 1e-6,
                     "layer {j} ({}): {a} vs {b}",
                     layer.op()
+                );
+            }
+        }
+    }
+
+    /// Sweeping the outputs in groups (when all of them would not fit the budget) gives the
+    /// sums of one sweep, with skip connections and zero padding on the way.
+    #[test]
+    fn output_groups_give_the_same_b3() {
+        let net = network(
+            r#"{"input_shape": [2, 4, 4], "layers": [
+            {"op": "conv2d", "in_channels": 2, "out_channels": 3, "kernel_size": 3, "padding": 1},
+            {"op": "tanh"},
+            {"op": "zeropad2d", "padding": [1, 0, 1, 0]},
+            {"op": "conv2d", "in_channels": 3, "out_channels": 3, "kernel_size": 2, "groups": 3},
+            {"op": "sigmoid"},
+            {"op": "add", "from": 2},
+            {"op": "flatten"},
+            {"op": "linear", "in_features": 48, "out_features": 7}]}"#,
+            5,
+        );
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(6);
+        let x = Tensor::from_vec(random(3 * 32, &mut rng), (3, 2, 4, 4), &Device::Cpu).unwrap();
+        let p = ftnn_model::FailureVector::new(vec![0.1, 0.05, 0.2, 0.01]).unwrap();
+        let prep = Prepared::new(&net, &p, &x, None).unwrap();
+        let (m1, v1) = first_order(&net, &prep).unwrap();
+        // 48 values per row: budgets of 1, 3 and 7 rows.
+        for rows in [1, 3, 7] {
+            let (m2, v2) = first_order_within(&net, &prep, 48 * rows).unwrap();
+            for (a, b) in m1.iter().zip(&m2).chain(v1.iter().zip(&v2)) {
+                assert!(
+                    (a - b).abs() <= 1e-12 * (1.0 + a.abs()),
+                    "{rows}: {a} vs {b}"
                 );
             }
         }

@@ -11,13 +11,23 @@
 //!   cotangent a one-hot selector), the gradients at every crashing site read on the way down:
 //!   candle's autodiff per layer, and hand-written vector–Jacobian products (`seq::vjp`) for
 //!   pooling, activations and CPU convolutions, where candle 0.11's backward is wrong
-//!   (pooling), NaN (saturated softplus) or slow (convolution, elementwise ops).
+//!   (pooling), NaN (saturated softplus) or slow (convolution, elementwise ops). When at most
+//!   half as many elements per input can crash as there are outputs (a few masked input
+//!   pixels of an ImageNet network), forward mode instead (`seq::tangent`): one tangent per
+//!   crashable element through the layers after its site.
 //! * **b4** ([`seq_b4`]) with `e_{s,i} = y_out(only element i of site s crashed) − y_out`:
 //!   `E Δ ≈ Σ_s p_s Σ_i e_{s,i}`, `Var Δ ≈ Σ_s p_s(1−p_s) Σ_i e_{s,i}²` (`seq::single`): batched
 //!   single-crash forward passes from site s.
 //! * **b5** ([`seq_b5`]) b3's mean plus `½ Σ_s p_s Σ_i y_{s,i}² ∂²y_out/∂y_{s,i}²`
 //!   (`seq::second`): the second derivative along each element by second-order forward mode
-//!   (Taylor jets), exact up to f32 rounding; sites with at most [`SEQ_B5_MAX_SITE`] elements.
+//!   (Taylor jets), exact up to f32 rounding; sites with at most [`SEQ_B5_MAX_SITE`] elements,
+//!   networks without skip connections (`add`).
+//!
+//! Skip connections (`add` from layer i, SPEC §11 extension): the forward passes take the
+//! skip's tensor from the clean pass; b3's reverse sweep adds the cotangent of the sum to that
+//! of layer i's input when it gets there (the gradient at a tensor feeding both the block and
+//! the skip is the sum of both paths'); b4's single-crash passes from a site inside a block
+//! get the clean skip tensor of their input.
 //!
 //! A crash of output element k changes output k by −y_k and nothing else, so the output site
 //! contributes `−p y_k` to the mean and `p(1−p) y_k²` to the variance in all three.
@@ -27,6 +37,7 @@
 mod grad;
 mod second;
 mod single;
+mod tangent;
 mod vjp;
 
 use crate::error::Result;
@@ -173,7 +184,12 @@ pub(crate) fn layer_values(net: &Sequential, x: &Tensor) -> Result<Vec<Tensor>> 
     let mut v = Vec::with_capacity(n_layers + 1);
     v.push(x.clone());
     for j in 0..n_layers {
-        let h = net.forward_layers(j..j + 1, &v[j])?;
+        let skips: Vec<Tensor> = net
+            .skip_inputs(j..j + 1)
+            .into_iter()
+            .map(|i| v[i].clone())
+            .collect();
+        let h = net.forward_layers_with_skips(j..j + 1, &v[j], &skips)?;
         v.push(h);
     }
     Ok(v)
@@ -251,6 +267,16 @@ pub(crate) fn add_output_site(
     }
 }
 
+/// b3's E Δ and Var Δ: by forward mode (`seq::tangent`) when at most half as many elements
+/// per input can crash as there are outputs, else by the reverse sweep (`seq::grad`).
+fn first_order(net: &Sequential, prep: &Prepared) -> Result<(Vec<f64>, Vec<f64>)> {
+    if tangent::preferred(net, prep) {
+        tangent::first_order(net, prep)
+    } else {
+        grad::first_order(net, prep)
+    }
+}
+
 /// b3 on a Sequential network: per input and output, the first-order estimates of E Δ and
 /// std Δ with crashes at every site s with probability `p[s]` (one entry per site of
 /// [`Sequential::sites`]); `crash_mask` (one example's input, 0/1) restricts which input
@@ -263,7 +289,7 @@ pub fn seq_b3(
     crash_mask: Option<&[f32]>,
 ) -> Result<MeanStd> {
     let prep = Prepared::new(net, p, x, crash_mask)?;
-    let (mean, var) = grad::first_order(net, &prep)?;
+    let (mean, var) = first_order(net, &prep)?;
     MeanStd::from_moments(prep.n, prep.n_out, mean, var)
 }
 
@@ -282,8 +308,9 @@ pub fn seq_b4(
 
 /// b5 on a Sequential network: per input and output (`[N, n_outputs]`), the second-order
 /// estimate of E Δ (arguments as [`seq_b3`]). Every crashing site other than the output must
-/// have at most [`SEQ_B5_MAX_SITE`] elements ([`crate::BoundsError::NotApplicable`]
-/// otherwise).
+/// have at most [`SEQ_B5_MAX_SITE`] elements, and the network must have no skip connection
+/// (`add` layer: the jets would have to follow both paths); [`crate::BoundsError::NotApplicable`]
+/// otherwise.
 pub fn seq_b5(
     net: &Sequential,
     p: &FailureVector,
@@ -291,8 +318,9 @@ pub fn seq_b5(
     crash_mask: Option<&[f32]>,
 ) -> Result<Vec<f64>> {
     let prep = Prepared::new(net, p, x, crash_mask)?;
+    second::check_no_skips(net)?;
     second::check_sizes(net, &prep)?;
-    let (mut mean, _) = grad::first_order(net, &prep)?;
+    let (mut mean, _) = first_order(net, &prep)?;
     let curvature = second::second_order_term(net, &prep)?;
     for (m, c) in mean.iter_mut().zip(&curvature) {
         *m += c;

@@ -20,6 +20,7 @@
 //! differences. Relu and relu6 have zero second derivative (almost everywhere), so a site
 //! followed only by piecewise-linear layers contributes nothing and is skipped, whatever its
 //! size; other sites must have at most [`SEQ_B5_MAX_SITE`] elements (one jet per element).
+//! Networks with skip connections (`add`) are refused ([`check_no_skips`]).
 
 use super::vjp::PoolGeom;
 use super::{activation_derivatives, first_layer_after, largest_tensor, layer_values, to_vec};
@@ -59,6 +60,26 @@ fn curved_sites(net: &Sequential, prep: &Prepared) -> Vec<usize> {
         .collect()
 }
 
+/// [`BoundsError::NotApplicable`] when the network has a skip connection: the jets of b5
+/// follow one path through the layers, and a perturbation before an `add`'s source reaches the
+/// sum through two.
+pub(crate) fn check_no_skips(net: &Sequential) -> Result<()> {
+    let layers = &net.architecture().layers;
+    if let Some(j) = layers
+        .iter()
+        .position(|l| matches!(l.spec, LayerSpec::Add(_)))
+    {
+        return Err(BoundsError::NotApplicable {
+            bound: "b5",
+            reason: format!(
+                "the network has skip connections (layer {j} is an `add`); b5's second \
+                 derivatives are computed for networks without them (b3 and b4 handle them)"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// [`BoundsError::NotApplicable`] when a site that needs jets has more than
 /// [`SEQ_B5_MAX_SITE`] elements.
 pub(crate) fn check_sizes(net: &Sequential, prep: &Prepared) -> Result<()> {
@@ -80,7 +101,7 @@ pub(crate) fn check_sizes(net: &Sequential, prep: &Prepared) -> Result<()> {
 }
 
 /// What a non-affine layer needs from the clean forward pass of a chunk.
-enum Clean {
+pub(crate) enum Clean {
     /// Affine layer: nothing.
     Affine,
     /// Activation: a′ and a″ (None for zero) at the clean input, `[B, *shape]`.
@@ -93,7 +114,11 @@ enum Clean {
 }
 
 /// [`Clean`] for every layer from `start`, from the chunk's [`layer_values`].
-fn clean_layers(net: &Sequential, values: &[Tensor], start: usize) -> Result<Vec<Clean>> {
+pub(crate) fn clean_layers(
+    net: &Sequential,
+    values: &[Tensor],
+    start: usize,
+) -> Result<Vec<Clean>> {
     let layers = &net.architecture().layers;
     let mut out = Vec::with_capacity(layers.len());
     for (j, layer) in layers.iter().enumerate() {

@@ -9,7 +9,8 @@
 //! sides. When the network ends in a linear layer (followed only by flatten or dropout), the
 //! rows stop at that layer's input and the change is taken as `W (ŷ − y)` there, so it is not
 //! lost to cancellation against the layer's bias (as the MLP's [`crate::b4`] does).
-//! A crash of output element k changes output k by −y_k alone.
+//! A crash of output element k changes output k by −y_k alone. When a skip connection spans
+//! site s, every row gets the clean skip tensor of its own input.
 
 use super::TENSOR_BUDGET;
 use super::{add_output_site, first_layer_after, largest_tensor, layer_values, to_vec, Prepared};
@@ -46,6 +47,7 @@ pub(crate) fn single_crash_sums(net: &Sequential, prep: &Prepared) -> Result<(Ve
         let start = first_layer_after(net, s);
         // Rows stop at the final linear layer's input when it comes after the site.
         let stop = lin.filter(|&j| j >= start).unwrap_or(n_layers);
+        let skip_layers = net.skip_inputs(start..stop);
         let per_row = largest_tensor(net, start.saturating_sub(1)).max(1);
         let batch = (TENSOR_BUDGET / per_row).clamp(2, MAX_ROWS);
         for range in prep.chunks(size, MAX_ROWS.max(size)) {
@@ -85,7 +87,23 @@ pub(crate) fn single_crash_sums(net: &Sequential, prep: &Prepared) -> Result<(Ve
                 dims.extend_from_slice(site_shape);
                 let device = net.device();
                 let value = Tensor::from_vec(value, dims, device).map_err(ModelError::from)?;
-                let h = net.forward_layers(start..stop, &value)?;
+                let skips = if skip_layers.is_empty() {
+                    Vec::new()
+                } else {
+                    let of_row: Vec<u32> = part
+                        .iter()
+                        .map(|&(j, _)| j as u32)
+                        .chain(inputs.iter().map(|&j| j as u32))
+                        .collect();
+                    let of_row =
+                        Tensor::from_vec(of_row, total, device).map_err(ModelError::from)?;
+                    skip_layers
+                        .iter()
+                        .map(|&i| values[i].index_select(&of_row, 0))
+                        .collect::<candle_core::Result<Vec<_>>>()
+                        .map_err(ModelError::from)?
+                };
+                let h = net.forward_layers_with_skips(start..stop, &value, &skips)?;
                 let h = h.flatten_from(1).map_err(ModelError::from)?;
                 let idx: Vec<u32> = part.iter().map(|&(j, _)| clean_of[j]).collect();
                 let idx = Tensor::from_vec(idx, part.len(), device).map_err(ModelError::from)?;

@@ -6,23 +6,39 @@
 //!   (2×2 pooling of 7×7 in the shipped MNIST CNN), and refuses kernel ≠ stride; its max
 //!   pooling backward also multiplies a window's cotangent by (number of maxima)/(kh·kw)
 //!   instead of dividing it by the number of maxima (a quarter of the gradient for 2×2);
-//! * **activations** ([`activation_vjp`]): `g ⊙ a′(z)`, one pass; candle's backward of the
+//! * **activations** ([`activation_vjp`]): `g ⊙ a′(z)` with a′ computed once per input and
+//!   applied by one broadcast product over the n_out replicated rows; candle's backward of the
 //!   forward pass's softplus, `log1p(e^{−|t|})` written as `ln(v)·u/(v − 1)`, divides 0 by 0
 //!   (NaN) where e^{−|t|} underflows against 1 (|t| > 16.6), and its elementwise backward
 //!   takes several single-threaded passes over every replicated row (1.1 s of 5.2 s for the
 //!   first relu of the MNIST CNN at 100 digits × 10 outputs);
 //! * **conv2d on the CPU** ([`conv_vjp`]): the adjoint of the im2col lowering, one GEMM
-//!   `Wᵀ G` per block of rows and a scatter-add (col2im); candle's backward runs its direct
+//!   `Wᵀ G` per block of rows and a scatter-add (col2im, contiguous runs for stride 1),
+//!   reading the GEMM's output in place; candle's backward runs its direct
 //!   `conv_transpose2d` and also the kernel's gradient, which b3 does not need (3.3 s of 5.2 s
 //!   on the MNIST CNN). Grouped convolutions scatter directly. Other devices keep candle's
 //!   autodiff.
 
 use super::to_vec;
 use crate::error::Result;
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Storage, Tensor};
 use ftnn_model::seq::{ActivationSpec, Conv2d, Pool2d};
 use ftnn_model::ModelError;
 use rayon::prelude::*;
+
+/// Calls `f` with the values of `t` (row-major): the tensor's own buffer when it is a
+/// contiguous f32 CPU tensor (no copy: the cotangents of b3 are hundreds of MB per layer),
+/// else a converted copy.
+fn with_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    if t.dtype() == DType::F32 && t.is_contiguous() {
+        let (storage, layout) = t.storage_and_layout();
+        if let Storage::Cpu(cpu) = &*storage {
+            let all = cpu.as_slice::<f32>().map_err(ModelError::from)?;
+            return Ok(f(&all[layout.start_offset()..][..t.elem_count()]));
+        }
+    }
+    Ok(f(&to_vec(t)?))
+}
 
 /// `g ⊙ a′(z)` for an activation `a(z) = gain·φ(scale·z)` at the clean input `z` `[b, …]`,
 /// `g` `[b·r, …]` (row n·r + k belongs to input n). relu′(0) = 1, as candle's.
@@ -36,17 +52,10 @@ pub(crate) fn activation_vjp(
     let b = z.dims()[0];
     let size = a1.len() / b.max(1);
     let c = |t: candle_core::Result<Tensor>| t.map_err(ModelError::from);
-    if !g.device().is_cpu() {
-        let a1 = c(Tensor::from_vec(a1, (b, 1, size), z.device()))?;
-        let out = c(c(g.reshape((b, r, size)))?.broadcast_mul(&a1))?;
-        return Ok(c(out.reshape(g.dims()))?);
-    }
-    let mut gv = to_vec(g)?;
-    gv.par_chunks_mut(size).enumerate().for_each(|(row, gr)| {
-        let a = &a1[(row / r) * size..(row / r + 1) * size];
-        gr.iter_mut().zip(a).for_each(|(v, &d)| *v *= d);
-    });
-    Ok(c(Tensor::from_vec(gv, g.dims(), g.device()))?)
+    // One broadcast product (candle writes its output once, without zero-filling it first).
+    let a1 = c(Tensor::from_vec(a1, (b, 1, size), z.device()))?;
+    let out = c(c(g.reshape((b, r, size)))?.broadcast_mul(&a1))?;
+    Ok(c(out.reshape(g.dims()))?)
 }
 
 /// Rows per GEMM of [`conv_vjp`]: the `[rows, K, N]` column block stays near 4 MiB.
@@ -94,11 +103,12 @@ pub(crate) fn conv_vjp(
             let m = per.min(rows - start);
             let gm = c(c(c(g.narrow(0, start, m))?.reshape((m, o, n)))?.contiguous())?;
             let cols = c(c(wt.broadcast_left(m))?.matmul(&gm))?;
-            let cols = to_vec(&cols)?;
-            out[start * ch * h * w..(start + m) * ch * h * w]
-                .par_chunks_mut(ch * h * w)
-                .zip(cols.par_chunks(k * n))
-                .for_each(|(x, col)| geom.col2im(col, 0..ch, x));
+            with_values(&cols, |cols| {
+                out[start * ch * h * w..(start + m) * ch * h * w]
+                    .par_chunks_mut(ch * h * w)
+                    .zip(cols.par_chunks(k * n))
+                    .for_each(|(x, col)| geom.col2im(col, 0..ch, x));
+            })?;
         }
     } else {
         let wv = to_vec(weight)?;
@@ -169,6 +179,21 @@ impl ColGeom {
                         }
                         let dst = &mut plane[y as usize * w..(y as usize + 1) * w];
                         let src = &row[oy * self.ow..(oy + 1) * self.ow];
+                        if self.stride.1 == 1 {
+                            // Columns ox with 0 ≤ ox + j − p < w add onto a contiguous run
+                            // (the adjoint of im2col's contiguous copy; vectorised).
+                            let p = self.padding.1;
+                            let lo = p.saturating_sub(j).min(self.ow);
+                            let hi = (w + p).saturating_sub(j).min(self.ow);
+                            if hi > lo {
+                                let d0 = lo + j - p;
+                                dst[d0..d0 + (hi - lo)]
+                                    .iter_mut()
+                                    .zip(&src[lo..hi])
+                                    .for_each(|(d, &v)| *d += v);
+                            }
+                            continue;
+                        }
                         for (ox, &v) in src.iter().enumerate() {
                             let xx = (ox * self.stride.1 + j) as isize - self.padding.1 as isize;
                             if xx >= 0 && xx < w as isize {
@@ -277,9 +302,23 @@ pub(crate) fn pool_vjp(
 ) -> Result<Tensor> {
     let geom = PoolGeom::new(pool, &x.dims()[1..])?;
     let rows = g.dim(0).map_err(ModelError::from)?;
-    let (plane, oplane) = (geom.h * geom.w, geom.oh * geom.ow);
-    let gv = to_vec(g)?;
+    let plane = geom.h * geom.w;
     let mut out = vec![0f32; rows * geom.c * plane];
+    with_values(g, |gv| pool_scatter(kind, &geom, x, gv, r, &mut out))??;
+    let dims = [rows, geom.c, geom.h, geom.w];
+    Ok(Tensor::from_vec(out, &dims[..], g.device()).map_err(ModelError::from)?)
+}
+
+/// The scatter of [`pool_vjp`]: the output cotangent `gv` onto the input positions `out`.
+fn pool_scatter(
+    kind: PoolKind,
+    geom: &PoolGeom,
+    x: &Tensor,
+    gv: &[f32],
+    r: usize,
+    out: &mut [f32],
+) -> Result<()> {
+    let (plane, oplane) = (geom.h * geom.w, geom.oh * geom.ow);
     match kind {
         PoolKind::Max => {
             let arg = geom.argmax(&to_vec(x)?);
@@ -313,6 +352,5 @@ pub(crate) fn pool_vjp(
                 });
         }
     }
-    let dims = [rows, geom.c, geom.h, geom.w];
-    Ok(Tensor::from_vec(out, &dims[..], g.device()).map_err(ModelError::from)?)
+    Ok(())
 }

@@ -98,15 +98,20 @@ pub const SMALL: &str = r#"{"input_shape": [1, 4, 4], "layers": [
     {"op": "flatten"},
     {"op": "linear", "in_features": 3, "out_features": 2}]}"#;
 
-/// The clean output `[n, n_out]` of a batch from site s with value `v`.
-pub fn from_site(net: &Sequential, s: usize, v: &Tensor) -> Vec<f32> {
+/// The clean output `[n, n_out]` of a batch from site s with value `v`, with the skip
+/// tensors `skips` when a skip connection spans the site.
+pub fn from_site(net: &Sequential, s: usize, v: &Tensor, skips: &[Tensor]) -> Vec<f32> {
     let none = vec![None; net.n_sites()];
-    vals(&net.forward_from_site(s, v, &none).unwrap())
+    vals(
+        &net.forward_from_site_with_skips(s, v, &none, skips)
+            .unwrap(),
+    )
 }
 
 /// The outputs `[size · factors, n_out]` of the network from site s for input j's site
-/// tensor `y` with element i scaled by each factor in turn (row `i·factors.len() + f`).
-pub fn scaled(net: &Sequential, s: usize, y: &[f32], factors: &[f32]) -> Vec<f64> {
+/// tensor `y` with element i scaled by each factor in turn (row `i·factors.len() + f`);
+/// `xj` `[1, *input_shape]` is input j (for the clean skip tensors of a site inside a block).
+pub fn scaled(net: &Sequential, s: usize, xj: &Tensor, y: &[f32], factors: &[f32]) -> Vec<f64> {
     let size = y.len();
     let mut rows = Vec::with_capacity(factors.len() * size * size);
     for i in 0..size {
@@ -116,8 +121,23 @@ pub fn scaled(net: &Sequential, s: usize, y: &[f32], factors: &[f32]) -> Vec<f64
             rows.extend(r);
         }
     }
-    let v = Tensor::from_vec(rows, (factors.len() * size, size), &Device::Cpu).unwrap();
-    from_site(net, s, &v).iter().map(|&v| v as f64).collect()
+    let b = factors.len() * size;
+    let v = Tensor::from_vec(rows, (b, size), &Device::Cpu).unwrap();
+    let (_, skips) = net
+        .forward_trace_with_inputs(xj, &net.site_skip_inputs(s))
+        .unwrap();
+    let skips: Vec<Tensor> = skips
+        .iter()
+        .map(|t| {
+            let mut dims = t.dims().to_vec();
+            dims[0] = b;
+            t.broadcast_as(dims).unwrap().contiguous().unwrap()
+        })
+        .collect();
+    from_site(net, s, &v, &skips)
+        .iter()
+        .map(|&v| v as f64)
+        .collect()
 }
 
 /// How the derivatives along `t ↦ F(y + t·y_i·e_i)` at t = 0 are taken by differences.
@@ -190,7 +210,8 @@ pub fn derivatives(net: &Sequential, s: usize, x: &Tensor, order: usize, fd: Fd)
         .collect();
     let mut out = Vec::with_capacity(n * size * n_out);
     for j in 0..n {
-        let f = scaled(net, s, &y[j * size..(j + 1) * size], &factors);
+        let xj = x.narrow(0, j, 1).unwrap();
+        let f = scaled(net, s, &xj, &y[j * size..(j + 1) * size], &factors);
         for i in 0..size {
             for k in 0..n_out {
                 let at = |r: usize| f[(i * nf + r) * n_out + k];

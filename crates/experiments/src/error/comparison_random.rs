@@ -262,6 +262,12 @@ impl Experiment for ErrorComparisonRandom {
 
     fn report(&self, stored: &ftnn_lab::Stored<Params, Results>) -> ReportSection {
         let parts = &stored.results.parts;
+        if parts.len() != 2 {
+            return ReportSection::unreadable(format!(
+                "{} parts stored, the report compares parts A and B",
+                parts.len()
+            ));
+        }
         let corr = PartResult::correlation;
         // SPEC §10 lists four correlations per bound; we read them as A mean, A std, B mean, B std.
         let paper = [

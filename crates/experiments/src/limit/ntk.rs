@@ -218,7 +218,10 @@ impl Experiment for Ntk {
 
     fn report(&self, stored: &ftnn_lab::Stored<Params, Results>) -> ReportSection {
         let st = &stored.results;
-        if st.fits.len() == 2 && !st.widths.is_empty() {
+        if st.fits.len() == 2
+            && !st.widths.is_empty()
+            && st.widths.iter().all(|w| !w.schemes.is_empty())
+        {
             report_section(st)
         } else {
             ReportSection::unreadable("unexpected shape")

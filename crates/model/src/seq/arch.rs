@@ -7,6 +7,18 @@
 //! activations `scale` 1 and `gain` 1 (the layer computes `φ(scale·z)·gain`, φ the standard
 //! function).
 //! `kernel_size`, `stride`, `padding` and `output_size` take an integer or a pair `[h, w]`.
+//!
+//! Two ops beyond `nn.Sequential`, for networks such as EfficientNet:
+//! * `{"op": "zeropad2d", "padding": [left, right, top, bottom]}` (PyTorch's `nn.ZeroPad2d`;
+//!   an integer pads all four sides): `[C, H, W]` → `[C, top + H + bottom, left + W + right]`.
+//!   TensorFlow's "SAME" padding of a convolution on a fixed input size is a `zeropad2d`
+//!   (total max((⌈H/s⌉ − 1)·s + k − H, 0), the smaller half before) and a conv2d without padding;
+//! * `{"op": "add", "from": i}`: a skip connection, adding to the current tensor the tensor
+//!   that entered layer i (i = 0: the network input), for i smaller than the add's own index;
+//!   both must have the same shape. It has no parameters and is not a crash site: a crash at a
+//!   site before layer i reaches the sum through both paths. The input of a batchnorm2d that is
+//!   folded into the conv2d before it cannot be referenced.
+//!
 //! A layer may carry a `"name"`: the prefix of its tensors in a state dict (default: its index),
 //! e.g. `"conv_layers.0"` for the tensors `conv_layers.0.weight` and `conv_layers.0.bias`.
 //! Unknown ops and unknown fields are errors that name the layer; shape inference
@@ -14,16 +26,16 @@
 //! the layers do not chain.
 
 use super::layers::{
-    ActKind, ActParams, ActivationSpec, AdaptivePool2d, BatchNorm2d, Conv2d, Dropout, Linear,
-    NoFields, Pool2d,
+    ActKind, ActParams, ActivationSpec, AdaptivePool2d, Add, BatchNorm2d, Conv2d, Dropout, Linear,
+    NoFields, Pool2d, ZeroPad2d,
 };
 use crate::error::{ModelError, Result};
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-/// The ops a layer may name, in the order of SPEC §11.
-pub const OPS: [&str; 14] = [
+/// The ops a layer may name, in the order of SPEC §11 (then `zeropad2d` and `add`).
+pub const OPS: [&str; 16] = [
     "conv2d",
     "linear",
     "batchnorm2d",
@@ -38,6 +50,8 @@ pub const OPS: [&str; 14] = [
     "tanh",
     "softplus",
     "softmax",
+    "zeropad2d",
+    "add",
 ];
 
 /// What a layer computes (its op and the op's fields).
@@ -63,6 +77,10 @@ pub enum LayerSpec {
     Activation(ActivationSpec),
     /// `softmax` over the last axis; last layer only.
     Softmax,
+    /// `zeropad2d`: zero padding of the last two axes.
+    ZeroPad2d(ZeroPad2d),
+    /// `add`: a skip connection from the input of an earlier layer.
+    Add(Add),
 }
 
 impl LayerSpec {
@@ -79,6 +97,8 @@ impl LayerSpec {
             Self::Dropout(_) => "dropout",
             Self::Activation(a) => a.kind.name(),
             Self::Softmax => "softmax",
+            Self::ZeroPad2d(_) => "zeropad2d",
+            Self::Add(_) => "add",
         }
     }
 
@@ -126,6 +146,8 @@ impl LayerSpec {
             Self::MaxPool2d(p) | Self::AvgPool2d(p) => serde_json::to_value(p),
             Self::AdaptiveAvgPool2d(p) => serde_json::to_value(p),
             Self::Dropout(d) => serde_json::to_value(d),
+            Self::ZeroPad2d(z) => serde_json::to_value(z),
+            Self::Add(a) => serde_json::to_value(a),
             Self::Activation(a) => serde_json::to_value(ActParams {
                 scale: a.scale,
                 gain: a.gain,
@@ -235,6 +257,8 @@ impl Layer {
                 LayerSpec::Flatten
             }
             "dropout" => LayerSpec::Dropout(parse(rest, index, &op)?),
+            "zeropad2d" => LayerSpec::ZeroPad2d(parse(rest, index, &op)?),
+            "add" => LayerSpec::Add(parse(rest, index, &op)?),
             "softmax" => {
                 parse::<NoFields>(rest, index, &op)?;
                 LayerSpec::Softmax

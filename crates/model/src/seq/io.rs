@@ -31,7 +31,7 @@ fn file_err(path: &Path, reason: String) -> ModelError {
 }
 
 /// A reader error as a [`ModelError`] on the model file.
-fn data_err(path: &Path, e: DataError) -> ModelError {
+pub(crate) fn data_err(path: &Path, e: DataError) -> ModelError {
     match e {
         DataError::Io { path, source } => ModelError::Io { path, source },
         DataError::Weights { reason, .. } => file_err(
@@ -43,7 +43,7 @@ fn data_err(path: &Path, e: DataError) -> ModelError {
 }
 
 /// An architecture or layer error as found in `path`.
-fn in_file(path: &Path, e: ModelError) -> ModelError {
+pub(crate) fn in_file(path: &Path, e: ModelError) -> ModelError {
     match e {
         e @ (ModelError::Io { .. }
         | ModelError::ModelFile { .. }

@@ -235,3 +235,95 @@ pub(crate) struct ActParams {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NoFields {}
+
+/// Zero padding of the last two axes `[left, right, top, bottom]` (PyTorch's `nn.ZeroPad2d`
+/// order); in JSON an integer `p` (all four sides) or an array of four.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Pad4 {
+    /// Columns added before the first one.
+    pub left: usize,
+    /// Columns added after the last one.
+    pub right: usize,
+    /// Rows added before the first one.
+    pub top: usize,
+    /// Rows added after the last one.
+    pub bottom: usize,
+}
+
+impl Pad4 {
+    /// The same padding on all four sides.
+    pub fn all(p: usize) -> Self {
+        Self {
+            left: p,
+            right: p,
+            top: p,
+            bottom: p,
+        }
+    }
+}
+
+impl Serialize for Pad4 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        [self.left, self.right, self.top, self.bottom].serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Pad4 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Pad4Visitor;
+        impl<'de> Visitor<'de> for Pad4Visitor {
+            type Value = Pad4;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a non-negative integer or [left, right, top, bottom]")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Pad4, E> {
+                let k = usize::try_from(v).map_err(|_| E::custom(format!("{v} is too large")))?;
+                Ok(Pad4::all(k))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Pad4, E> {
+                match u64::try_from(v) {
+                    Ok(u) => self.visit_u64(u),
+                    Err(_) => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
+                }
+            }
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Pad4, A::Error> {
+                let mut v = [0usize; 4];
+                for (i, slot) in v.iter_mut().enumerate() {
+                    *slot = seq
+                        .next_element()?
+                        .ok_or_else(|| de::Error::invalid_length(i, &self))?;
+                }
+                if seq.next_element::<de::IgnoredAny>()?.is_some() {
+                    return Err(de::Error::invalid_length(5, &self));
+                }
+                Ok(Pad4 {
+                    left: v[0],
+                    right: v[1],
+                    top: v[2],
+                    bottom: v[3],
+                })
+            }
+        }
+        d.deserialize_any(Pad4Visitor)
+    }
+}
+
+/// `nn.ZeroPad2d`: `[C, H, W]` → `[C, top + H + bottom, left + W + right]`, the new elements 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZeroPad2d {
+    /// `[left, right, top, bottom]`.
+    pub padding: Pad4,
+}
+
+/// A skip connection: adds to the current tensor the tensor that entered layer `from` (0: the
+/// network input), which must have the same shape and come before this layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Add {
+    /// The layer whose input is added.
+    pub from: usize,
+}

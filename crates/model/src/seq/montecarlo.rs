@@ -17,7 +17,10 @@
 //! * the clean network up to the first crashing site s₀ is computed once per input: a crashed
 //!   row starts from the clean tensor at s₀ with its crashed elements zeroed;
 //! * the crashed rows of a block go through the rest of the network as one batch
-//!   ([`Sequential::forward_from_site`]), later sites multiplied by their 0/1 masks.
+//!   ([`Sequential::forward_from_site`]), later sites multiplied by their 0/1 masks;
+//! * when a skip connection (`add`) spans s₀, the clean tensor entering the skip's source
+//!   layer is kept per input from the same clean pass and given to every crashed row of that
+//!   input ([`Sequential::forward_from_site_with_skips`]): nothing before s₀ crashes.
 
 use crate::crash::{block_rng, sample_crashes};
 use crate::error::{ModelError, Result};
@@ -153,6 +156,9 @@ pub(crate) struct SeqPlan<'a> {
     at_s0: Vec<f32>,
     /// Clean outputs `[N, n_out]`.
     y_out: Vec<f32>,
+    /// Clean tensors `[N, *shape]` entering the layers [`Sequential::site_skip_inputs`]`(s₀)`
+    /// (empty unless a skip connection spans s₀).
+    skips: Vec<Tensor>,
 }
 
 impl<'a> SeqPlan<'a> {
@@ -171,7 +177,8 @@ impl<'a> SeqPlan<'a> {
         let p = p.as_slice();
         let can_crash = |s: usize| p[s] > 0.0 && (s > 0 || allowed.is_none_or(|a| !a.is_empty()));
         let s0 = (0..sites.len()).find(|&s| can_crash(s));
-        let trace = net.forward_trace(x)?;
+        let skip_layers = s0.map(|s| net.site_skip_inputs(s)).unwrap_or_default();
+        let (trace, skips) = net.forward_trace_with_inputs(x, &skip_layers)?;
         let flat = |t: &Tensor| -> Result<Vec<f32>> {
             Ok(t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?)
         };
@@ -190,6 +197,7 @@ impl<'a> SeqPlan<'a> {
             s0,
             at_s0,
             y_out,
+            skips,
         })
     }
 
@@ -278,9 +286,19 @@ impl<'a> SeqPlan<'a> {
             .enumerate()
             .map(|(s, m)| m.map(|m| shaped(m, s)).transpose())
             .collect::<Result<_>>()?;
+        let skips = if self.skips.is_empty() {
+            Vec::new()
+        } else {
+            let idx: Vec<u32> = rows.iter().map(|r| r.input as u32).collect();
+            let idx = Tensor::from_vec(idx, a, device)?;
+            self.skips
+                .iter()
+                .map(|t| t.index_select(&idx, 0))
+                .collect::<candle_core::Result<Vec<_>>>()?
+        };
         let y = self
             .net
-            .forward_from_site(s0, &value, &masks)?
+            .forward_from_site_with_skips(s0, &value, &masks, &skips)?
             .to_dtype(DType::F32)?
             .flatten_all()?
             .to_vec1::<f32>()?;

@@ -9,6 +9,15 @@
 //! element of a site's tensor outputs exactly 0; survivors are not rescaled:
 //! `y_s ← y_s ⊙ m_s` with `m_s ∈ {0, 1}^{shape_s}`.
 //!
+//! **Skip connections** (`add` from layer i): the forward loops keep the tensor entering
+//! layer i until the last `add` that uses it. A pass that starts after layer i — resuming at a
+//! site inside a block ([`Sequential::forward_from_site_with_skips`]) or running a range of
+//! layers ([`Sequential::forward_layers_with_skips`]) — is given that tensor (for a crashed
+//! pass: the crash-free one of the same input, since nothing before the starting site
+//! crashes); a pass that starts at or before layer i computes it, so crashes before the
+//! block reach the sum through both the block and the skip. Networks without `add` run the
+//! plain loop.
+//!
 //! Parameters are stored as given (keys `{i}.weight`, `{i}.bias`, `{i}.running_mean`,
 //! `{i}.running_var`, f32); a batchnorm2d directly after a conv2d is folded into it for the
 //! forward pass (`w' = w·γ/√(var + eps)`, `b' = (b − mean)·γ/√(var + eps) + β`).
@@ -46,6 +55,9 @@ pub struct Sequential {
     sites: Vec<Site>,
     /// `site_of_layer[j]` = the site whose tensor is the output of layer j, if any.
     site_of_layer: Vec<Option<usize>>,
+    /// `last_use[i]` = the last `add` layer adding the input of layer i, if any; empty when the
+    /// network has no `add`.
+    last_use: Vec<Option<usize>>,
     device: Device,
 }
 
@@ -74,6 +86,15 @@ impl Sequential {
         let params = resolve_params(&arch, tensors, path, device)?;
         let ops = compile(&arch, &params, device)?;
         let (sites, site_of_layer) = crash_sites(&arch, &shapes);
+        let mut last_use = vec![None; ops.len()];
+        for (j, op) in ops.iter().enumerate() {
+            if let Op::Add { from } = op {
+                last_use[*from] = Some(j);
+            }
+        }
+        if last_use.iter().all(Option::is_none) {
+            last_use.clear();
+        }
         Ok(Self {
             arch,
             shapes,
@@ -81,6 +102,7 @@ impl Sequential {
             ops,
             sites,
             site_of_layer,
+            last_use,
             device: device.clone(),
         })
     }
@@ -124,26 +146,97 @@ impl Sequential {
 
     /// The crash-free output `[B, *output_shape]` of a batch `x` `[B, *input_shape]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mut h = self.conform(x, &self.arch.input_shape, None, "input")?;
-        for op in &self.ops {
-            h = op.apply(&h)?;
+        let h = self.conform(x, &self.arch.input_shape, None, "input")?;
+        if self.last_use.is_empty() {
+            return super::fused::run(&self.ops, 0..self.ops.len(), h, |_| Ok(None));
         }
-        Ok(h)
+        self.run(0..self.ops.len(), h, &[], |_, h| Ok(h))
     }
 
     /// The crash-free tensor at every site, `[B, *site_shape]` each (`[0]` is the input, the
     /// last one the output).
     pub fn forward_trace(&self, x: &Tensor) -> Result<Vec<Tensor>> {
-        let mut h = self.conform(x, &self.arch.input_shape, None, "input")?;
+        Ok(self.forward_trace_with_inputs(x, &[])?.0)
+    }
+
+    /// [`Sequential::forward_trace`] and, from the same pass, the crash-free tensors that
+    /// entered the layers `layers` (`[B, *input shape of layer i]` each, in the order given;
+    /// layer 0's is the input): e.g. the skip tensors of
+    /// [`Sequential::forward_from_site_with_skips`].
+    pub fn forward_trace_with_inputs(
+        &self,
+        x: &Tensor,
+        layers: &[usize],
+    ) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
+        let n = self.ops.len();
+        if let Some(&i) = layers.iter().find(|&&i| i >= n) {
+            return Err(ModelError::Architecture(format!(
+                "layer {i} outside the network's {n} layers"
+            )));
+        }
+        let h = self.conform(x, &self.arch.input_shape, None, "input")?;
+        let mut inputs: Vec<Option<Tensor>> = vec![None; layers.len()];
+        let mut keep = |i: usize, h: &Tensor| {
+            for (k, &l) in layers.iter().enumerate() {
+                if l == i {
+                    inputs[k] = Some(h.clone());
+                }
+            }
+        };
+        keep(0, &h);
         let mut out = Vec::with_capacity(self.sites.len());
         out.push(h.clone());
-        for (j, op) in self.ops.iter().enumerate() {
-            h = op.apply(&h)?;
+        self.run(0..n, h, &[], |j, h| {
             if self.site_of_layer[j].is_some() {
                 out.push(h.clone());
             }
+            if j + 1 < n {
+                keep(j + 1, &h);
+            }
+            Ok(h)
+        })?;
+        let inputs = inputs
+            .into_iter()
+            .map(|t| t.expect("every layer runs"))
+            .collect();
+        Ok((out, inputs))
+    }
+
+    /// The layers before `layers.start` whose input tensors the `add` layers in `layers`
+    /// reference (increasing, without repeats): the skip tensors that running `layers` alone
+    /// needs. Empty for networks without skip connections.
+    pub fn skip_inputs(&self, layers: std::ops::Range<usize>) -> Vec<usize> {
+        if self.last_use.is_empty() || layers.start >= layers.end.min(self.ops.len()) {
+            return Vec::new();
         }
-        Ok(out)
+        let mut out: Vec<usize> = self.ops
+            [layers.start.min(self.ops.len())..layers.end.min(self.ops.len())]
+            .iter()
+            .filter_map(|op| match op {
+                Op::Add { from } if *from < layers.start => Some(*from),
+                _ => None,
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// [`Sequential::skip_inputs`] of the layers after `site` (empty when no skip connection
+    /// spans the site, e.g. for the input site, and for an invalid site).
+    pub fn site_skip_inputs(&self, site: usize) -> Vec<usize> {
+        match self.sites.get(site) {
+            Some(s) => self.skip_inputs(s.layer_after.map_or(0, |j| j + 1)..self.ops.len()),
+            None => Vec::new(),
+        }
+    }
+
+    /// Shape of one example entering layer `i` (the input shape for i = 0).
+    pub fn layer_input_shape(&self, i: usize) -> &[usize] {
+        match i {
+            0 => &self.arch.input_shape,
+            _ => &self.shapes[i - 1],
+        }
     }
 
     /// Continues the forward pass from the tensor `value` at `site` (taken as is: the caller
@@ -152,11 +245,31 @@ impl Sequential {
     /// `[B, size_s]`). `masks` has one entry per site; entries for sites ≤ `site` are ignored.
     /// `value` is `[B, *shape_site]` or `[B, size_site]`. Returns the output flattened to
     /// `[B, n_outputs]`.
+    ///
+    /// When a skip connection spans the site (an `add` after it adds the input of a layer
+    /// before it: [`Sequential::site_skip_inputs`] is not empty) the skip's tensor is not
+    /// determined by `value`; that is an error here, and
+    /// [`Sequential::forward_from_site_with_skips`] takes it.
     pub fn forward_from_site(
         &self,
         site: usize,
         value: &Tensor,
         masks: &[Option<Tensor>],
+    ) -> Result<Tensor> {
+        self.forward_from_site_with_skips(site, value, masks, &[])
+    }
+
+    /// [`Sequential::forward_from_site`] with `skips[k]` the tensor `[B, *shape]` (or
+    /// `[B, size]`) entering layer `site_skip_inputs(site)[k]` — for a crashed pass, the
+    /// crash-free tensor of the same input (the sites before `site` do not crash), e.g. from
+    /// [`Sequential::forward_trace_with_inputs`]. Skip tensors of layers at or after the site's
+    /// layer are taken from the pass itself, so crashes at `site` and later reach them.
+    pub fn forward_from_site_with_skips(
+        &self,
+        site: usize,
+        value: &Tensor,
+        masks: &[Option<Tensor>],
+        skips: &[Tensor],
     ) -> Result<Tensor> {
         let Some(s) = self.sites.get(site) else {
             return Err(ModelError::InvalidSite {
@@ -173,18 +286,26 @@ impl Sequential {
         }
         let batch = value.dims().first().copied();
         let what = format!("the value at site {site}");
-        let mut h = self.conform(value, &s.shape, None, &what)?;
+        let h = self.conform(value, &s.shape, None, &what)?;
         let start = s.layer_after.map_or(0, |j| j + 1);
-        for j in start..self.ops.len() {
-            h = self.ops[j].apply(&h)?;
-            if let Some(t) = self.site_of_layer[j] {
-                if let Some(m) = &masks[t] {
-                    let what = format!("the crash mask of site {t}");
-                    let m = self.conform(m, &self.sites[t].shape, batch, &what)?;
-                    h = h.mul(&m)?;
-                }
-            }
-        }
+        let mask_of = |j: usize| -> Result<Option<Tensor>> {
+            let Some(t) = self.site_of_layer[j] else {
+                return Ok(None);
+            };
+            let Some(m) = &masks[t] else {
+                return Ok(None);
+            };
+            let what = format!("the crash mask of site {t}");
+            Ok(Some(self.conform(m, &self.sites[t].shape, batch, &what)?))
+        };
+        let h = if self.last_use.is_empty() && skips.is_empty() {
+            super::fused::run(&self.ops, start..self.ops.len(), h, mask_of)?
+        } else {
+            self.run(start..self.ops.len(), h, skips, |j, h| match mask_of(j)? {
+                Some(m) => Ok(h.mul(&m)?),
+                None => Ok(h),
+            })?
+        };
         Ok(h.reshape((batch.unwrap_or(0), self.n_outputs()))?)
     }
 
@@ -203,17 +324,90 @@ impl Sequential {
     /// Applies the layers `layers` (indices into the architecture's layer list, e.g. `j..j + 1`)
     /// to `h` `[B, *shape of layer layers.start's input]`, crashing nothing and keeping candle's
     /// autodiff graph (`h` may be a [`candle_core::Var`]): the per-layer pieces of
-    /// [`Sequential::forward`], for gradients taken layer by layer.
+    /// [`Sequential::forward`], for gradients taken layer by layer. An `add` in `layers` that
+    /// references a layer before `layers.start` needs [`Sequential::forward_layers_with_skips`].
     pub fn forward_layers(&self, layers: std::ops::Range<usize>, h: &Tensor) -> Result<Tensor> {
+        self.forward_layers_with_skips(layers, h, &[])
+    }
+
+    /// [`Sequential::forward_layers`] with `skips[k]` `[B, *shape]` the tensor entering layer
+    /// `skip_inputs(layers)[k]` (what the `add` layers in `layers` add from before the range).
+    pub fn forward_layers_with_skips(
+        &self,
+        layers: std::ops::Range<usize>,
+        h: &Tensor,
+        skips: &[Tensor],
+    ) -> Result<Tensor> {
         if layers.start > layers.end || layers.end > self.ops.len() {
             return Err(ModelError::Architecture(format!(
                 "layer range {layers:?} outside the network's {} layers",
                 self.ops.len()
             )));
         }
-        let mut h = h.clone();
-        for op in &self.ops[layers] {
-            h = op.apply(&h)?;
+        self.run(layers, h.clone(), skips, |_, h| Ok(h))
+    }
+
+    /// Runs the layers `layers` on `h` (the tensor entering `layers.start`), calling
+    /// `after(j, output of layer j)` after each layer j, which returns the tensor to go on with
+    /// (e.g. crashed). `skips` are the tensors entering the layers
+    /// [`Sequential::skip_inputs`]`(layers)`; the inputs of later layers that an `add`
+    /// references are kept during the pass (and dropped after their last use).
+    fn run(
+        &self,
+        layers: std::ops::Range<usize>,
+        mut h: Tensor,
+        skips: &[Tensor],
+        mut after: impl FnMut(usize, Tensor) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        if self.last_use.is_empty() && skips.is_empty() {
+            // No skip connections: the plain loop.
+            for j in layers {
+                h = self.ops[j].apply(&h)?;
+                h = after(j, h)?;
+            }
+            return Ok(h);
+        }
+        let needed = self.skip_inputs(layers.clone());
+        if skips.len() != needed.len() {
+            return Err(ModelError::Shape {
+                what: format!("skip tensors for layers {layers:?}"),
+                expected: format!(
+                    "{} tensor(s): the tensors entering layers {needed:?}, which `add` layers \
+                     after layer {} add (a crashed pass takes them from the clean pass of the \
+                     same inputs)",
+                    needed.len(),
+                    layers.start
+                ),
+                got: format!("{} tensor(s)", skips.len()),
+            });
+        }
+        let batch = h.dims().first().copied();
+        let mut saved: Vec<Option<Tensor>> = vec![None; self.ops.len()];
+        for (&i, t) in needed.iter().zip(skips) {
+            let what = format!("the skip tensor entering layer {i}");
+            saved[i] = Some(self.conform(t, self.layer_input_shape(i), batch, &what)?);
+        }
+        for j in layers {
+            if self.last_use[j].is_some() {
+                saved[j] = Some(h.clone());
+            }
+            h = match &self.ops[j] {
+                Op::Add { from } => {
+                    let skip = saved[*from].as_ref().ok_or_else(|| {
+                        ModelError::Architecture(format!(
+                            "layer {j} (add) has no tensor for layer {from}'s input (internal \
+                             error)"
+                        ))
+                    })?;
+                    let sum = h.add(skip)?;
+                    if self.last_use[*from] == Some(j) {
+                        saved[*from] = None;
+                    }
+                    sum
+                }
+                op => op.apply(&h)?,
+            };
+            h = after(j, h)?;
         }
         Ok(h)
     }
@@ -261,7 +455,14 @@ impl Sequential {
             }
             .apply(u)?,
             Op::Affine { scale, .. } => u.broadcast_mul(scale)?,
-            Op::AvgPool { .. } | Op::AdaptiveAvg(_) | Op::Flatten | Op::Identity => op.apply(u)?,
+            Op::AvgPool { .. }
+            | Op::AdaptiveAvg(_)
+            | Op::Flatten
+            | Op::Identity
+            | Op::ZeroPad(_) => op.apply(u)?,
+            // With respect to the current tensor (the skip held fixed), `x + skip` is the
+            // identity plus a constant.
+            Op::Add { .. } => u.clone(),
             Op::MaxPool { .. } | Op::Act(_) | Op::Softmax => return Ok(None),
         };
         Ok(Some(out))
@@ -554,6 +755,8 @@ fn compile(
             LayerSpec::Dropout(_) => Op::Identity,
             LayerSpec::Activation(a) => Op::Act(*a),
             LayerSpec::Softmax => Op::Softmax,
+            LayerSpec::ZeroPad2d(z) => Op::ZeroPad(z.padding),
+            LayerSpec::Add(a) => Op::Add { from: a.from },
         };
         ops.push(op);
     }

@@ -11,9 +11,12 @@
 //! * adaptive average pooling over PyTorch's bins ⌊i·H/o⌋ .. ⌈(i+1)·H/o⌉;
 //! * activations `φ(scale·z)·gain` with φ standard: relu max(0, t), relu6 min(max(0, t), 6),
 //!   sigmoid 1/(1 + e^{−t}), tanh, softplus ln(1 + eᵗ) = max(t, 0) + log1p(e^{−|t|});
-//! * softmax over the last axis, `e^{z_k − max z} / Σ_j e^{z_j − max z}`.
+//! * softmax over the last axis, `e^{z_k − max z} / Σ_j e^{z_j − max z}`;
+//! * zero padding of the last two axes (`[left, right, top, bottom]`);
+//! * `add` (a skip connection) needs the tensor at an earlier layer's input, which
+//!   [`Op::apply`] does not have: the network's forward loops compute it (`x + skip`).
 
-use super::layers::{ActKind, ActivationSpec, Pair};
+use super::layers::{ActKind, ActivationSpec, Pad4, Pair};
 use candle_core::{DType, Result, Tensor, D};
 
 /// One layer, ready to run.
@@ -56,6 +59,10 @@ pub(crate) enum Op {
     Act(ActivationSpec),
     /// Softmax over the last axis.
     Softmax,
+    /// Zero padding of the last two axes.
+    ZeroPad(Pad4),
+    /// Adds the input of layer `from` (computed by the caller).
+    Add { from: usize },
 }
 
 impl Op {
@@ -75,6 +82,13 @@ impl Op {
                     let b = bias.as_ref().map(values).transpose()?;
                     let k = Pair(kh, kw);
                     return super::cpu::conv2d_im2col(x, &w2d, b.as_deref(), k, *stride, *padding);
+                }
+                if *groups > 1 && super::cpu::applies(x) {
+                    let (o, per_group, _, _) = weight.dims4()?;
+                    if per_group == 1 && o == *groups && x.dim(1)? == o {
+                        let b = bias.as_ref().map(values).transpose()?;
+                        return depthwise(x, weight, b.as_deref(), *stride, *padding);
+                    }
                 }
                 let y = conv2d(x, weight, *stride, *padding, *groups)?;
                 match bias {
@@ -118,6 +132,13 @@ impl Op {
             Op::Flatten => x.flatten_from(1),
             Op::Identity => Ok(x.clone()),
             Op::Act(a) => activation(x, a),
+            Op::ZeroPad(p) => x
+                .pad_with_zeros(3, p.left, p.right)?
+                .pad_with_zeros(2, p.top, p.bottom),
+            Op::Add { from } => candle_core::bail!(
+                "the skip connection (add from layer {from}) needs the tensor at that layer's \
+                 input (internal error)"
+            ),
             Op::Softmax => {
                 let m = x.max_keepdim(D::Minus1)?;
                 let e = x.broadcast_sub(&m)?.exp()?;
@@ -125,6 +146,56 @@ impl Op {
             }
         }
     }
+}
+
+/// A depthwise convolution (groups = channels, one filter per channel: weight `[C, 1, kh, kw]`)
+/// of `x` `[B, C, H, W]` (f32, CPU, outside autodiff) by a direct loop over the output planes
+/// in parallel: `y[c, i, j] = b[c] + Σ_{a, e} w[c, a, e]·x_pad[c, s_h·i + a, s_w·j + e]` with zero
+/// padding. candle 0.11 runs a grouped convolution as one convolution per group, which is
+/// slow for the hundreds of channels of EfficientNet's depthwise layers.
+fn depthwise(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&[f32]>,
+    stride: Pair,
+    padding: Pair,
+) -> Result<Tensor> {
+    use rayon::prelude::*;
+    let (b, c, h, w) = x.dims4()?;
+    let (_, _, kh, kw) = weight.dims4()?;
+    let ho = (h + 2 * padding.0 - kh) / stride.0 + 1;
+    let wo = (w + 2 * padding.1 - kw) / stride.1 + 1;
+    let xv = x.flatten_all()?.to_vec1::<f32>()?;
+    let wv = values(weight)?;
+    let mut out = vec![0f32; b * c * ho * wo];
+    out.par_chunks_mut(ho * wo)
+        .enumerate()
+        .for_each(|(plane, y)| {
+            let ch = plane % c;
+            let xp = &xv[plane * h * w..(plane + 1) * h * w];
+            let wk = &wv[ch * kh * kw..(ch + 1) * kh * kw];
+            y.fill(bias.map_or(0.0, |b| b[ch]));
+            for a in 0..kh {
+                for e in 0..kw {
+                    let wae = wk[a * kw + e];
+                    for i in 0..ho {
+                        let r = (i * stride.0 + a) as isize - padding.0 as isize;
+                        if r < 0 || r >= h as isize {
+                            continue;
+                        }
+                        let row = &xp[r as usize * w..(r as usize + 1) * w];
+                        let yr = &mut y[i * wo..(i + 1) * wo];
+                        for (j, v) in yr.iter_mut().enumerate() {
+                            let q = (j * stride.1 + e) as isize - padding.1 as isize;
+                            if q >= 0 && q < w as isize {
+                                *v += wae * row[q as usize];
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    Tensor::from_vec(out, (b, c, ho, wo), x.device())
 }
 
 /// Pads the last two axes of `[B, C, H, W]` by `p.0` rows and `p.1` columns on each side with

@@ -7,12 +7,16 @@
 //! linear:            [..., in_features] → [..., out_features]
 //! adaptive pooling:  [C, H, W] → [C, oh, ow]
 //! flatten:           [C, H, W] → [C·H·W]
+//! zeropad2d:         [C, H, W] → [C, top + H + bottom, left + W + right]
+//! add (from i):      s → s, where s must be the shape of layer i's input
 //! ```
 //!
 //! Errors name the layer index and op: [`ModelError::LayerShape`] (with the shape the layer
 //! accepts and the one it gets) when the shapes do not chain, [`ModelError::InvalidLayer`]
 //! for fields that no input could satisfy (zero sizes, groups not dividing the channels,
-//! pooling padding above half the window, softmax before the last layer).
+//! pooling padding above half the window, softmax before the last layer, an `add` whose
+//! `from` is not an earlier layer or is a batch norm folded into its convolution). An `add`
+//! whose two tensors differ in shape is a [`ModelError::LayerShape`] naming both shapes.
 
 use super::arch::{Architecture, LayerSpec};
 use super::layers::Pair;
@@ -46,12 +50,56 @@ impl Architecture {
             ));
         }
         let mut shape = self.input_shape.clone();
-        let mut out = Vec::with_capacity(self.layers.len());
+        let mut out: Vec<Vec<usize>> = Vec::with_capacity(self.layers.len());
         for (i, layer) in self.layers.iter().enumerate() {
+            if let LayerSpec::Add(add) = &layer.spec {
+                self.check_add(i, add.from, &shape, &out)?;
+            }
             shape = layer_output(i, &layer.spec, &shape, i + 1 == self.layers.len())?;
             out.push(shape.clone());
         }
         Ok(out)
+    }
+
+    /// Checks the `add` at layer `i` (current tensor of shape `s`) adding the input of layer
+    /// `from`; `outputs` are the shapes after layers `0..i`.
+    fn check_add(&self, i: usize, from: usize, s: &[usize], outputs: &[Vec<usize>]) -> Result<()> {
+        let invalid = |reason: String| ModelError::InvalidLayer {
+            layer: i,
+            op: "add".into(),
+            reason,
+        };
+        if from >= i {
+            return Err(invalid(format!(
+                "from = {from} must be the index of an earlier layer (< {i}); the add sums the \
+                 tensor that entered layer `from` (0: the network input) into its own input"
+            )));
+        }
+        if from > 0
+            && matches!(self.layers[from].spec, LayerSpec::BatchNorm2d(_))
+            && matches!(self.layers[from - 1].spec, LayerSpec::Conv2d(_))
+        {
+            return Err(invalid(format!(
+                "from = {from}: layer {from} is a batchnorm2d folded into the conv2d before it, \
+                 so its input is not computed; reference the layer after the batch norm"
+            )));
+        }
+        let skip = if from == 0 {
+            &self.input_shape
+        } else {
+            &outputs[from - 1]
+        };
+        if skip.as_slice() != s {
+            return Err(ModelError::LayerShape {
+                layer: i,
+                op: "add".into(),
+                expected: format!(
+                    "{skip:?} (the shape of the input of layer {from}, which it adds)"
+                ),
+                got: s.to_vec(),
+            });
+        }
+        Ok(())
     }
 
     /// The shape of one output example.
@@ -206,6 +254,19 @@ fn layer_output(i: usize, spec: &LayerSpec, s: &[usize], last: bool) -> Result<V
             }
             Ok(s.to_vec())
         }
+        LayerSpec::ZeroPad2d(z) => {
+            let p = z.padding;
+            let (c, h, w) = chw(None)?;
+            let grown = |n: usize, a: usize, b: usize| n.checked_add(a)?.checked_add(b);
+            match (grown(h, p.top, p.bottom), grown(w, p.left, p.right)) {
+                (Some(ho), Some(wo)) if numel(&[c, ho, wo]).is_some() => Ok(vec![c, ho, wo]),
+                _ => Err(invalid(format!(
+                    "padding {:?} is too large",
+                    [p.left, p.right, p.top, p.bottom]
+                ))),
+            }
+        }
+        LayerSpec::Add(_) => Ok(s.to_vec()),
         LayerSpec::Softmax => {
             if !last {
                 return Err(invalid("softmax is allowed only as the last layer".into()));
