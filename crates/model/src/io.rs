@@ -59,8 +59,41 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// The same safetensors file with its JSON header's keys in sorted order (the metadata entries
+/// included): `safetensors::serialize` writes the metadata map in hash order, so two saves of
+/// one network could differ in their bytes. The data section is unchanged; the header is padded
+/// with spaces to a multiple of 8 bytes, as the format recommends.
+fn sorted_header(bytes: &[u8]) -> Result<Vec<u8>> {
+    let bad = |why: String| ModelError::Architecture(format!("safetensors header: {why}"));
+    let n = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+        .ok_or_else(|| bad("shorter than 8 bytes".into()))?;
+    let header = bytes
+        .get(8..8 + n)
+        .ok_or_else(|| bad(format!("length {n} past the end")))?;
+    let mut map: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(header).map_err(|e| bad(e.to_string()))?;
+    if let Some(meta) = map.remove("__metadata__") {
+        let meta: std::collections::BTreeMap<String, String> =
+            serde_json::from_value(meta).map_err(|e| bad(e.to_string()))?;
+        let meta = serde_json::to_value(meta).map_err(|e| bad(e.to_string()))?;
+        map.insert("__metadata__".into(), meta);
+    }
+    let mut h = serde_json::to_vec(&map).map_err(|e| bad(e.to_string()))?;
+    while !h.len().is_multiple_of(8) {
+        h.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + h.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(h.len() as u64).to_le_bytes());
+    out.extend_from_slice(&h);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
+}
+
 impl Mlp {
-    /// Serialises to the ftnn model format (SPEC §11).
+    /// Serialises to the ftnn model format (SPEC §11); the same network always gives the
+    /// same bytes.
     pub fn to_safetensors_bytes(&self) -> Result<Vec<u8>> {
         let mut bufs: Vec<(String, Vec<u8>, Vec<usize>)> = Vec::new();
         for (i, d) in self.layers().iter().enumerate() {
@@ -89,8 +122,9 @@ impl Mlp {
             ),
             (META_K_LIPS.to_string(), format!("{}", self.k_lips())),
         ]);
-        safetensors::serialize(views, Some(meta))
-            .map_err(|e| ModelError::Architecture(e.to_string()))
+        let bytes = safetensors::serialize(views, Some(meta))
+            .map_err(|e| ModelError::Architecture(e.to_string()))?;
+        sorted_header(&bytes)
     }
 
     /// Saves to `path` in the ftnn model format, atomically.
@@ -301,6 +335,33 @@ mod tests {
     fn net() -> Mlp {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         Mlp::init(&[5, 4, 3], Activation::Tanh, 0.7, Init::Paper, &mut rng).unwrap()
+    }
+
+    /// `safetensors::serialize` writes the metadata in hash order (a new random order per
+    /// map); the saved bytes must not depend on it.
+    #[test]
+    fn saved_bytes_are_deterministic() {
+        let mlp = net();
+        let first = mlp.to_safetensors_bytes().unwrap();
+        for _ in 0..32 {
+            assert_eq!(mlp.to_safetensors_bytes().unwrap(), first);
+        }
+        let n = u64::from_le_bytes(first[..8].try_into().unwrap()) as usize;
+        assert_eq!(n % 8, 0);
+        let header = std::str::from_utf8(&first[8..8 + n]).unwrap();
+        let (a, k) = (
+            header.find("\"activation\"").unwrap(),
+            header.find("\"k_lips\"").unwrap(),
+        );
+        assert!(a < k, "{header}");
+        let path = std::env::temp_dir().join(format!("ftnn-sorted-{}.st", std::process::id()));
+        mlp.save(&path).unwrap();
+        let back = Mlp::load(&path);
+        std::fs::remove_file(&path).ok();
+        let back = back.unwrap();
+        assert_eq!(back.sizes(), mlp.sizes());
+        assert_eq!(back.k_lips(), mlp.k_lips());
+        assert_eq!(back.activation(), mlp.activation());
     }
 
     #[test]

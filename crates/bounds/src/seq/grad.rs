@@ -12,6 +12,8 @@
 //!   unfolded batch norm, adaptive average pooling, softmax, and convolutions off the CPU;
 //! * by the products of `seq::vjp` where candle's is wrong, fails or is slow: max and
 //!   average pooling, activations, convolutions on the CPU;
+//! * an activation followed by a pooling layer is one scatter, `a′(z) ⊙ poolᵀ(g)`
+//!   ([`pool_activation_vjp`]), unless the activation's output is a crashing site;
 //! * flatten and dropout reshape the cotangent; zero padding cuts the padded border off;
 //! * an `add` from layer i passes its cotangent on unchanged and also keeps it for layer i's
 //!   input, where it is added to the cotangent arriving through the block (the tensor entering
@@ -25,7 +27,7 @@
 //! (candle's), relu6′ = 1 on [0, 6), a max-pooling window passes its cotangent to its first
 //! largest element (row-major, PyTorch's choice).
 
-use super::vjp::{activation_vjp, conv_vjp, pool_vjp, PoolKind};
+use super::vjp::{activation_vjp, conv_vjp, pool_activation_vjp, pool_vjp, PoolKind};
 use super::{add_output_site, first_layer_after, largest_tensor, layer_values, to_vec};
 use super::{Prepared, TENSOR_BUDGET};
 use crate::error::Result;
@@ -141,10 +143,26 @@ pub(crate) fn site_gradients(
             None => Ok(g),
         }
     };
-    for j in (start..n_layers).rev() {
+    let mut j = n_layers;
+    while j > start {
+        j -= 1;
         g = merge(j + 1, g, &mut pending)?;
         if let Some(s) = site_of_layer(j).filter(|&s| crashing(s)) {
             at_site(s, &values[j + 1], &g)?;
+        }
+        // A pooling layer right after an activation whose output needs no cotangent of its
+        // own (not a crashing site, no skip taken from it): both VJPs in one scatter.
+        if j > start && pending[j].is_none() && site_of_layer(j - 1).is_none_or(|s| !crashing(s)) {
+            let pool = match &layers[j].spec {
+                LayerSpec::MaxPool2d(p) => Some((PoolKind::Max, p)),
+                LayerSpec::AvgPool2d(p) => Some((PoolKind::Avg, p)),
+                _ => None,
+            };
+            if let (Some((kind, pool)), LayerSpec::Activation(a)) = (pool, &layers[j - 1].spec) {
+                g = pool_activation_vjp(kind, pool, a, &values[j - 1], &values[j], &g, r)?;
+                j -= 1;
+                continue;
+            }
         }
         if let LayerSpec::Add(add) = &layers[j].spec {
             // Skips from before `start` carry no dependence on the crashing sites.

@@ -300,52 +300,105 @@ pub(crate) fn pool_vjp(
     g: &Tensor,
     r: usize,
 ) -> Result<Tensor> {
+    pool_scaled_vjp(kind, pool, x, g, r, None)
+}
+
+/// The input cotangent of an activation followed by a pooling layer, in one scatter:
+/// `a′(z) ⊙ poolᵀ(g)` with `z` `[b, C, H, W]` the activation's clean input and `y = a(z)` the
+/// pooling's input — [`activation_vjp`] after [`pool_vjp`] without the intermediate
+/// `[b·r, C, H, W]` cotangent (the largest tensors of b3 on a CNN).
+pub(crate) fn pool_activation_vjp(
+    kind: PoolKind,
+    pool: &Pool2d,
+    act: &ActivationSpec,
+    z: &Tensor,
+    y: &Tensor,
+    g: &Tensor,
+    r: usize,
+) -> Result<Tensor> {
+    let (a1, _) = super::activation_derivatives(act, &to_vec(z)?);
+    pool_scaled_vjp(kind, pool, y, g, r, Some(&a1))
+}
+
+/// [`pool_vjp`] with each scattered value multiplied by `scale[n, c, h, w]` (per input n) at
+/// its destination when `scale` is given.
+fn pool_scaled_vjp(
+    kind: PoolKind,
+    pool: &Pool2d,
+    x: &Tensor,
+    g: &Tensor,
+    r: usize,
+    scale: Option<&[f32]>,
+) -> Result<Tensor> {
     let geom = PoolGeom::new(pool, &x.dims()[1..])?;
     let rows = g.dim(0).map_err(ModelError::from)?;
     let plane = geom.h * geom.w;
     let mut out = vec![0f32; rows * geom.c * plane];
-    with_values(g, |gv| pool_scatter(kind, &geom, x, gv, r, &mut out))??;
+    with_values(g, |gv| pool_scatter(kind, &geom, x, gv, r, scale, &mut out))??;
     let dims = [rows, geom.c, geom.h, geom.w];
     Ok(Tensor::from_vec(out, &dims[..], g.device()).map_err(ModelError::from)?)
 }
 
-/// The scatter of [`pool_vjp`]: the output cotangent `gv` onto the input positions `out`.
+/// The scatter of [`pool_vjp`]: the output cotangent `gv` onto the input positions `out`,
+/// each value multiplied by `scale` at its destination when given (`[b, C·H·W]`, row n·r + k
+/// of `gv` belongs to input n).
 fn pool_scatter(
     kind: PoolKind,
     geom: &PoolGeom,
     x: &Tensor,
     gv: &[f32],
     r: usize,
+    scale: Option<&[f32]>,
     out: &mut [f32],
 ) -> Result<()> {
     let (plane, oplane) = (geom.h * geom.w, geom.oh * geom.ow);
+    let size = geom.c * plane;
+    let per = geom.c * oplane;
     match kind {
         PoolKind::Max => {
             let arg = geom.argmax(&to_vec(x)?);
-            let per = geom.c * oplane;
             gv.par_chunks(per)
-                .zip(out.par_chunks_mut(geom.c * plane))
+                .zip(out.par_chunks_mut(size))
                 .enumerate()
                 .for_each(|(row, (go, gi))| {
                     let a = &arg[(row / r) * per..(row / r + 1) * per];
+                    let d = scale.map(|s| &s[(row / r) * size..(row / r + 1) * size]);
                     for c in 0..geom.c {
                         let gi = &mut gi[c * plane..(c + 1) * plane];
-                        for o in 0..oplane {
-                            gi[a[c * oplane + o] as usize] += go[c * oplane + o];
+                        let (a, go) = (&a[c * oplane..][..oplane], &go[c * oplane..][..oplane]);
+                        match d {
+                            Some(d) => {
+                                let d = &d[c * plane..(c + 1) * plane];
+                                for (&i, &v) in a.iter().zip(go) {
+                                    gi[i as usize] += v * d[i as usize];
+                                }
+                            }
+                            None => {
+                                for (&i, &v) in a.iter().zip(go) {
+                                    gi[i as usize] += v;
+                                }
+                            }
                         }
                     }
                 });
         }
         PoolKind::Avg => {
-            let scale = 1.0 / (geom.kernel.0 * geom.kernel.1) as f32;
-            gv.par_chunks(oplane)
-                .zip(out.par_chunks_mut(plane))
-                .for_each(|(go, gi)| {
-                    for a in 0..geom.oh {
-                        for b in 0..geom.ow {
-                            let v = go[a * geom.ow + b] * scale;
-                            for i in geom.window(a, b) {
-                                gi[i] += v;
+            let inv = 1.0 / (geom.kernel.0 * geom.kernel.1) as f32;
+            gv.par_chunks(per)
+                .zip(out.par_chunks_mut(size))
+                .enumerate()
+                .for_each(|(row, (go, gi))| {
+                    let d = scale.map(|s| &s[(row / r) * size..(row / r + 1) * size]);
+                    for c in 0..geom.c {
+                        let gi = &mut gi[c * plane..(c + 1) * plane];
+                        let go = &go[c * oplane..][..oplane];
+                        let d = d.map(|d| &d[c * plane..(c + 1) * plane]);
+                        for a in 0..geom.oh {
+                            for b in 0..geom.ow {
+                                let v = go[a * geom.ow + b] * inv;
+                                for i in geom.window(a, b) {
+                                    gi[i] += d.map_or(v, |d| v * d[i]);
+                                }
                             }
                         }
                     }
