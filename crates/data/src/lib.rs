@@ -31,6 +31,7 @@ mod dir;
 mod error;
 mod mnist;
 mod mt19937;
+mod vgg;
 mod weights;
 
 pub use boston::{
@@ -46,10 +47,10 @@ pub use mnist::{
     Split, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, NUM_CLASSES,
 };
 pub use mt19937::{numpy_legacy_permutation, Mt19937};
+pub use vgg::{import_vgg16, import_vgg_like, load_vgg16, ImportReport, VggConfig, VggLayer};
 pub use weights::{
-    efficientnet_lite0_expected, import_vgg16, import_vgg_like, inspect_safetensors,
-    load_efficientnet_lite0, load_mnist_cnn, load_pth, load_safetensors, load_vgg16, load_weights,
-    mnist_cnn_expected, parse_safetensors, Expected, ImportReport, NamedTensors, TensorSpec,
-    VggConfig, VggLayer, EFFICIENTNET_LITE0, EFFICIENTNET_LITE0_ARCH, EFFICIENTNET_LITE0_TENSORS,
-    MNIST_CNN_ARCH, MNIST_CNN_PTH, VGG16_HINT, VGG16_SAFETENSORS,
+    efficientnet_lite0_expected, inspect_safetensors, load_efficientnet_lite0, load_mnist_cnn,
+    load_pth, load_safetensors, load_weights, mnist_cnn_expected, parse_safetensors, Expected,
+    NamedTensors, TensorSpec, EFFICIENTNET_LITE0, EFFICIENTNET_LITE0_ARCH,
+    EFFICIENTNET_LITE0_TENSORS, MNIST_CNN_ARCH, MNIST_CNN_PTH, VGG16_HINT, VGG16_SAFETENSORS,
 };
