@@ -57,7 +57,13 @@ pub fn run(skip: &[String], root: &Path) -> anyhow::Result<()> {
                 args.join(" ")
             );
         }
-        println!("== {name}: ok in {:.0} s", t.elapsed().as_secs_f64());
+        println!(
+            "== {name}: ok in {:.0} s{}",
+            t.elapsed().as_secs_f64(),
+            disk_free(root)
+                .map(|gb| format!(" ({gb:.1} GB free on the target's disk)"))
+                .unwrap_or_default()
+        );
         Ok(())
     };
     step("fmt", &["fmt", "--all", "--check"])?;
@@ -109,4 +115,14 @@ pub fn run(skip: &[String], root: &Path) -> anyhow::Result<()> {
         start.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Free space, in GB, on the file system that holds `root` (from `df -Pk`), so a CI log
+/// shows how close the build comes to a full disk; `None` where `df` is unavailable.
+fn disk_free(root: &Path) -> Option<f64> {
+    let out = Command::new("df").arg("-Pk").arg(root).output().ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let line = text.lines().nth(1)?;
+    let available_kb: f64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    Some(available_kb / 1e6)
 }
