@@ -2,43 +2,53 @@
 //!
 //! ```text
 //! cargo xtask list                                 the registered experiments
-//! cargo xtask run ID [--profile P] [--force | --shard i/k]      one experiment
-//! cargo xtask reproduce-all [--profile P] [--only ID,…] [--force | --shard i/k] [--report PATH]
-//! cargo xtask figures [--profile P] [--results DIR] [--figures DIR]   redraw from stored results
-//! cargo xtask report [--profile P] [--results DIR] [--figures DIR] [--output PATH]
+//! cargo xtask run ID [--profile P] [--force | --shard i/k] [--keep-stale] [--publish]
+//! cargo xtask reproduce-all [--profile P] [--only ID,…] [--force | --shard i/k] [--keep-stale]
+//!                           [--publish] [--report PATH]
+//! cargo xtask figures [--profile P] [--publish] [--results DIR] [--figures DIR]
+//! cargo xtask report [--profile P] [--publish] [--results DIR] [--figures DIR] [--output PATH]
 //! cargo xtask data verify | import-vgg16 PATH      data checks
 //! cargo xtask bench-peers [--quick] [--only …] [--python PATH]   ftnn vs PyTorch (peers.rs)
 //! cargo xtask ci [--skip STEP,…]                   the CI gate that .ci/run runs (ci.rs)
 //! cargo xtask fuzz [--cases N]                     fuzz every parser, N cases each (fuzz.rs)
 //! ```
 //!
-//! Results go to `results/<id>/` (atomic writes), figures to `figures/<id>/` (SVG + PNG) and
-//! the report to `REPORT.md`; figures and report default to `figures/` and `REPORT.md` beside
-//! the results directory (`--results DIR` moves all three, `--figures`/`--report`/`--output`
-//! override). An experiment whose results exist for the same profile and parameters is
-//! skipped unless `--force`; an interrupted one resumes from its stored steps. Exit code 2 for
-//! bad usage or input, 1 for failures.
+//! The committed `results/`, `figures/` and `REPORT.md` at the workspace root are the
+//! *published snapshot*. Every command works by default on the *working tree* `out/`
+//! (`out/results/<id>/`, `out/figures/<id>/`, `out/REPORT.md`; git ignores it); `--publish`
+//! targets the snapshot instead, which is how developers refresh it. `--results DIR` moves all
+//! three (figures and report beside it), `--figures`/`--report`/`--output` override. Writes
+//! are atomic.
+//!
+//! An experiment whose results exist for the same profile and parameters and were computed
+//! by the code of the working tree is skipped unless `--force`; results of other code are
+//! *stale* (`ftnn_lab::provenance`) and recomputed unless `--keep-stale`; an interrupted run
+//! resumes from its stored steps. `run` and `reproduce-all` show the running experiment, its
+//! steps and the time left for the whole profile (reproduce.rs), and end by comparing the new
+//! numbers with the snapshot's. Exit code 2 for bad usage or input, 1 for failures.
 //!
 //! `--shard i/k` computes only the jobs `i`, `i + k`, … of each sweep (the experiments'
 //! `Context::jobs`); an experiment whose other jobs are missing stops there without results
-//! (exit code 0), and a sharded `reproduce-all` writes no report. After copying every shard's `results/<id>/steps/` together, `figures` and
-//! `report` with `--profile P` assemble the results of profile P from the stored jobs,
-//! computing nothing, for every experiment whose P results are missing or stale (without
-//! `--profile`: quick, and results of another profile are kept).
+//! (exit code 0), and a sharded `reproduce-all` writes no report. After copying every shard's
+//! `results/<id>/steps/` together, `figures` and `report` with `--profile P` assemble the
+//! results of profile P from the stored jobs, computing nothing, for every experiment whose P
+//! results are missing or stale (without `--profile`: quick, and results of another profile
+//! are kept).
 
 mod ci;
 mod data;
 mod fuzz;
 mod peers;
+mod reproduce;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use ftnn_experiments::registry;
 use ftnn_lab::{
-    abbreviate, draw_figures, merge_experiment, run_experiment, AnyExperiment, Paths, Profile,
-    ResultsFile, RunStatus, Shard,
+    abbreviate, draw_figures, merge_experiment, run_experiment_with, AnyExperiment, Paths, Profile,
+    ResultsFile, RunOptions, RunStatus, Shard,
 };
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::MultiProgress;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -65,7 +75,8 @@ enum Command {
         #[command(flatten)]
         opts: RunOpts,
     },
-    /// Run every experiment (or those named by --only), skipping up-to-date results.
+    /// Run every experiment (or those named by --only) into the working tree out/ (the
+    /// snapshot with --publish), skipping up-to-date results, and compare with the snapshot.
     ReproduceAll {
         #[command(flatten)]
         opts: RunOpts,
@@ -126,6 +137,9 @@ struct RunOpts {
     /// results/<id>/steps/ afterwards with `cargo xtask report --profile P`.
     #[arg(long, conflicts_with = "force", value_parser = |s: &str| s.parse::<Shard>())]
     shard: Option<Shard>,
+    /// Keep results computed by other code (stale) instead of recomputing them.
+    #[arg(long)]
+    keep_stale: bool,
     #[command(flatten)]
     dirs: Dirs,
 }
@@ -140,7 +154,11 @@ struct MergeOpts {
 
 #[derive(clap::Args, Debug)]
 struct Dirs {
-    /// Results directory (default: results/ in the workspace root).
+    /// Work on the published snapshot (results/, figures/, REPORT.md in the workspace root)
+    /// instead of the working tree out/.
+    #[arg(long)]
+    publish: bool,
+    /// Results directory (default: out/results/, or results/ with --publish).
     #[arg(long)]
     results: Option<PathBuf>,
     /// Figures directory (default: figures/ beside the results directory).
@@ -150,7 +168,12 @@ struct Dirs {
 
 impl Dirs {
     fn paths(&self, root: &Path) -> Paths {
-        let results = self.results.clone().unwrap_or_else(|| root.join("results"));
+        let base = if self.publish {
+            root.to_path_buf()
+        } else {
+            reproduce::working_tree(root)
+        };
+        let results = self.results.clone().unwrap_or_else(|| base.join("results"));
         let mut paths = Paths::beside(results);
         if let Some(f) = &self.figures {
             paths.figures = f.clone();
@@ -351,8 +374,14 @@ fn merge_stored(paths: &Paths, profile: Option<Profile>) -> anyhow::Result<()> {
 fn summary(status: &RunStatus, profile: Profile, paths: &Paths, id: &str) -> String {
     match status {
         RunStatus::UpToDate => {
-            format!("up to date for profile {profile} (use --force to recompute)")
+            format!(
+                "up to date for profile {profile} in {} (use --force to recompute)",
+                paths.results_file(id).display()
+            )
         }
+        RunStatus::KeptStale(why) => format!(
+            "kept stale results for profile {profile} ({why}); recompute without --keep-stale"
+        ),
         RunStatus::Ran {
             seconds,
             conclusion,
@@ -389,24 +418,24 @@ fn run_many(exps: &[Box<dyn AnyExperiment>], opts: &RunOpts, root: &Path) -> any
     let results = paths.results.clone();
     std::fs::create_dir_all(&results)
         .with_context(|| format!("cannot create {}", results.display()))?;
+    let ids: Vec<&str> = exps.iter().map(|e| e.id()).collect();
+    // Read before the run: with --publish the run replaces them.
+    let snapshot = reproduce::Stored::load(&reproduce::snapshot_results(root), &ids);
+    let target = reproduce::Stored::load(&results, &ids);
+    let expected = reproduce::expected(&ids, opts.profile, &snapshot, &target);
     let multi = MultiProgress::new();
-    let overall = multi.add(ProgressBar::new(exps.len() as u64));
-    overall.set_style(
-        ProgressStyle::with_template("{msg:<30} [{bar:30}] {pos}/{len} experiments, {elapsed}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    let overall = reproduce::Overall::new(&multi, &ids, expected, opts.profile);
+    let run_opts = RunOptions {
+        profile: opts.profile,
+        force: opts.force,
+        shard: opts.shard,
+        keep_stale: opts.keep_stale,
+    };
     let mut failed = Vec::new();
-    for e in exps {
-        overall.set_message(format!("{} ({})", e.id(), opts.profile));
-        let status = run_experiment(
-            e.as_ref(),
-            opts.profile,
-            &paths,
-            opts.force,
-            opts.shard,
-            &multi,
-        );
+    for (i, e) in exps.iter().enumerate() {
+        say(&multi, overall.start(i));
+        let status = run_experiment_with(e.as_ref(), &run_opts, &paths, &multi);
+        overall.finish_one();
         match status {
             Ok(status) => {
                 let shard = opts
@@ -427,9 +456,17 @@ fn run_many(exps: &[Box<dyn AnyExperiment>], opts: &RunOpts, root: &Path) -> any
                 failed.push(e.id());
             }
         }
-        overall.inc(1);
     }
-    overall.finish_and_clear();
+    overall.finish();
+    if opts.shard.is_none() {
+        println!(
+            "comparison with the published snapshot ({}):",
+            snapshot.dir.display()
+        );
+        for line in reproduce::comparison(&ids, &snapshot, &paths) {
+            println!("  {}", line.replace("\n", "\n  "));
+        }
+    }
     if !failed.is_empty() {
         bail!(
             "{} experiment(s) failed: {}",
@@ -451,5 +488,59 @@ fn say(multi: &MultiProgress, line: String) {
         eprintln!("{line}");
     } else {
         let _ = multi.println(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths_of(args: &[&str]) -> (Paths, Option<PathBuf>) {
+        let cli = Cli::try_parse_from(args).unwrap();
+        match cli.command {
+            Command::ReproduceAll { opts, report, .. } => {
+                (opts.dirs.paths(Path::new("/w")), report)
+            }
+            Command::Report { dirs, output, .. } => (dirs.paths(Path::new("/w")), output),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// A plain `reproduce-all` computes into the working tree, never into the snapshot.
+    #[test]
+    fn reproduce_all_defaults_to_the_working_tree_not_the_snapshot() {
+        let (paths, report) = paths_of(&["cargo xtask", "reproduce-all"]);
+        assert_eq!(paths.results, Path::new("/w/out/results"));
+        assert_eq!(paths.figures, Path::new("/w/out/figures"));
+        assert_eq!(default_report(&paths), Path::new("/w/out/REPORT.md"));
+        assert!(report.is_none());
+        assert_ne!(paths.results, reproduce::snapshot_results(Path::new("/w")));
+        let (paths, _) = paths_of(&["cargo xtask", "report"]);
+        assert_eq!(paths.results, Path::new("/w/out/results"));
+    }
+
+    #[test]
+    fn publish_targets_the_snapshot_and_explicit_dirs_win() {
+        let (paths, _) = paths_of(&["cargo xtask", "reproduce-all", "--publish"]);
+        assert_eq!(paths.results, reproduce::snapshot_results(Path::new("/w")));
+        assert_eq!(paths.figures, Path::new("/w/figures"));
+        assert_eq!(default_report(&paths), Path::new("/w/REPORT.md"));
+        // What CI passes.
+        let (paths, report) = paths_of(&[
+            "cargo xtask",
+            "reproduce-all",
+            "--profile",
+            "smoke",
+            "--results",
+            "target/ci-results",
+            "--figures",
+            "target/ci-figures",
+            "--report",
+            "target/ci-REPORT.md",
+            "--force",
+        ]);
+        assert_eq!(paths.results, Path::new("target/ci-results"));
+        assert_eq!(paths.figures, Path::new("target/ci-figures"));
+        assert_eq!(report.as_deref(), Some(Path::new("target/ci-REPORT.md")));
     }
 }

@@ -126,6 +126,7 @@ pub fn run(args: CertifyArgs) -> Result<(), CliError> {
         crash_mask: None,
         repetitions: 1,
         seed: args.seed,
+        max_memory: None,
     }
     .load_any()?;
     let problem = match problem {

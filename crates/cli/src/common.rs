@@ -2,8 +2,9 @@
 //! the inputs with clear errors, the bounds to compute, writing the report, progress bars.
 
 use crate::images::{self, InputFiles, Preprocess};
+use crate::limits::{self, Budget, Footprint, Shape};
 use crate::network::{ModelArgs, Network};
-use crate::npy::{read_array, read_inputs};
+use crate::npy::{peek_header, read_array, read_inputs};
 use crate::CliError;
 use anyhow::Context;
 use candle_core::{Device, Tensor};
@@ -35,12 +36,18 @@ pub struct ProblemArgs {
     /// crash (SPEC §11).
     #[arg(long)]
     pub crash_mask: Option<PathBuf>,
-    /// Crash patterns drawn per input.
+    /// Crash patterns drawn per input (streamed: memory does not grow with it; inputs ×
+    /// repetitions at most 2^53).
     #[arg(long, default_value_t = 10_000)]
     pub repetitions: usize,
     /// Seed of the crash patterns.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Memory budget, e.g. 512M or 16G: a run whose model, inputs and working memory would
+    /// need more (estimated from the files' sizes and headers) is refused before they are read
+    /// [default: FTNN_MAX_MEMORY, else 3/4 of the physical memory]. README, "Limits".
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<String>,
 }
 
 /// A loaded, validated problem on the MLP engine.
@@ -79,6 +86,8 @@ impl ProblemArgs {
         if self.repetitions == 0 {
             return Err(ModelError::ZeroRepetitions.into());
         }
+        let budget = Budget::resolve(self.max_memory.as_deref())?;
+        limits::check_file(&self.model.model, 2, "the model", &budget)?;
         let files = images::classify(&self.inputs, self.preprocess)?;
         let net = self.model.load()?;
         // A crash mask needs the Sequential engine, which takes MLPs too.
@@ -101,6 +110,10 @@ impl ProblemArgs {
                         return Err(images::not_an_image_network(&paths[0], &[net.n_inputs()]))
                     }
                 };
+                let sizes: Vec<u64> = net.sizes().iter().map(|&n| n as u64).collect();
+                let width = net.n_inputs() as u64;
+                let rows = limits::block_rows(p.as_slice(), &sizes);
+                self.check_limits(&budget, &files, width, &sizes, rows, net.n_outputs() as u64)?;
                 let inputs = read_inputs(path).map_err(CliError::input)?;
                 inputs
                     .check_width(net.n_inputs())
@@ -119,6 +132,23 @@ impl ProblemArgs {
                         sites.join(", ")
                     )));
                 }
+                // The mask is one input, read first: its crashable entries bound the crashed
+                // rows of the estimate (its errors are reported in their usual place below).
+                let mask = match &self.crash_mask {
+                    None => None,
+                    Some(path) => {
+                        limits::check_file(path, 3, "the crash mask", &budget)?;
+                        Some(read_array(path, "crash mask"))
+                    }
+                };
+                let sizes: Vec<u64> = net.sites().iter().map(|s| s.size as u64).collect();
+                let width = net.input_shape().iter().product::<usize>() as u64;
+                let mut crashable = sizes.clone();
+                if let Some(Ok(m)) = &mask {
+                    crashable[0] = m.data.iter().filter(|&&v| v == 1.0).count() as u64;
+                }
+                let rows = limits::block_rows(self.p.as_slice(), &crashable);
+                self.check_limits(&budget, &files, width, &sizes, rows, net.n_outputs() as u64)?;
                 let a = match &files {
                     InputFiles::Npy(path) => read_array(path, "inputs").map_err(CliError::input)?,
                     InputFiles::Images(paths, pre) => {
@@ -136,7 +166,7 @@ impl ProblemArgs {
                 let crash_mask = match &self.crash_mask {
                     None => None,
                     Some(path) => {
-                        let m = read_array(path, "crash mask").map_err(CliError::input)?;
+                        let m = mask.expect("read above").map_err(CliError::input)?;
                         if m.shape != net.input_shape() {
                             return Err(CliError::input(anyhow::anyhow!(
                                 "--crash-mask {}: shape {:?}, but one input is {:?}",
@@ -156,6 +186,53 @@ impl ProblemArgs {
                 }))
             }
         }
+    }
+
+    /// Refuses a run that exceeds the [`crate::limits`]: the inputs (their `.npy` header, or
+    /// the number of images of `input_values` values) with the network's crash `sites` (values
+    /// per example at each), `block_rows` crashed rows per Monte Carlo block
+    /// ([`limits::block_rows`]) and `n_outputs` outputs must fit in the budget, inputs ×
+    /// repetitions in 2⁵³.
+    fn check_limits(
+        &self,
+        budget: &Budget,
+        files: &InputFiles,
+        input_values: u64,
+        sites: &[u64],
+        block_rows: u64,
+        n_outputs: u64,
+    ) -> Result<(), CliError> {
+        let model_file = std::fs::metadata(&self.model.model).map_or(0, |m| m.len());
+        let (n_inputs, values_per_input, inputs_file, bytes_per_value) = match files {
+            InputFiles::Npy(path) => {
+                limits::check_file(path, 1, "the inputs file", budget)?;
+                // An unreadable header is left to the reader, which names the problem.
+                let Ok(h) = peek_header(path) else {
+                    return Ok(());
+                };
+                let n = h.shape.first().copied().unwrap_or(1);
+                let values = h
+                    .shape
+                    .iter()
+                    .skip(1)
+                    .fold(1u64, |a, &d| a.saturating_mul(d));
+                (n, values, h.file_len, 12)
+            }
+            InputFiles::Images(paths, _) => (paths.len() as u64, input_values, 0, 8),
+        };
+        let shape = Shape {
+            model_file,
+            inputs_file,
+            bytes_per_value,
+            n_inputs,
+            values_per_input,
+            site_values: sites.iter().sum(),
+            largest_site: sites.iter().copied().max().unwrap_or(0),
+            block_rows,
+            n_outputs,
+        };
+        Footprint::estimate(&shape, limits::threads()).check(n_inputs, budget)?;
+        limits::check_rows(n_inputs, self.repetitions)
     }
 
     /// [`ProblemArgs::load_any`] for commands that need the MLP engine (the bounds b1/b2 and
@@ -267,4 +344,20 @@ pub fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
         .progress_chars("=> "),
     );
     bar
+}
+
+/// Test-only hook (`crates/cli/tests/cli_train_kill.rs`): when `FTNN_TEST_PAUSE_AT` equals
+/// `point`, creates the file named by `FTNN_TEST_PAUSED_FLAG` (if set) and sleeps until the
+/// process is killed. Points: `train:model-written` (the model is written, the history not).
+/// Never set it otherwise.
+pub fn pause_point(point: &str) {
+    if std::env::var_os("FTNN_TEST_PAUSE_AT").is_none_or(|at| at != point) {
+        return;
+    }
+    if let Some(flag) = std::env::var_os("FTNN_TEST_PAUSED_FLAG") {
+        let _ = std::fs::write(flag, b"paused");
+    }
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+    }
 }

@@ -3,6 +3,7 @@
 //! ```text
 //! ftnn analyze --model M.safetensors --inputs X.npy --p 0,0.01,0,0 [--repetitions 10000]
 //!              [--seed 0] [--exact] [--output OUT.json] [--format table|json]
+//!              [--max-memory 16G]    refused (exit 2) beyond it: see limits.rs
 //!
 //! ftnn compare --model M.safetensors --inputs X.npy --p 0,0.01,0,0 [--bounds all]
 //!              [--output RANKING.csv|.json] [--format table|json|csv]
@@ -29,6 +30,7 @@ mod compare;
 mod images;
 mod init;
 mod inspect;
+mod limits;
 mod network;
 mod npy;
 mod report;

@@ -162,6 +162,55 @@ fn fortran_to_c(flat: &[f32], shape: &[usize]) -> Vec<f32> {
     out
 }
 
+/// The header of a `.npy` file: what a reader would allocate, known before the data is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// Shape, outermost axis first.
+    pub shape: Vec<u64>,
+    /// Size of the whole file in bytes.
+    pub file_len: u64,
+}
+
+/// Largest `.npy` header [`peek_header`] reads (numpy writes a few hundred bytes).
+const MAX_HEADER: usize = 1 << 20;
+
+/// Reads only the header of a `.npy` file (the preamble and at most [`MAX_HEADER`] bytes), so
+/// that the memory a file asks for can be checked before its data is read.
+pub fn peek_header(path: &Path) -> anyhow::Result<Header> {
+    use std::io::Read as _;
+    let bad = |e: String| anyhow!("{}: not a valid .npy file: {e}", path.display());
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file_len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut pre = Vec::with_capacity(12);
+    f.by_ref().take(12).read_to_end(&mut pre)?;
+    if pre.len() < 10 || &pre[..6] != b"\x93NUMPY" {
+        return Err(bad("no .npy preamble".into()));
+    }
+    let (len, start) = match pre[6] {
+        1 => (u16::from_le_bytes([pre[8], pre[9]]) as usize, 10),
+        _ if pre.len() == 12 => (
+            u32::from_le_bytes([pre[8], pre[9], pre[10], pre[11]]) as usize,
+            12,
+        ),
+        _ => return Err(bad("header cut off".into())),
+    };
+    if len > MAX_HEADER {
+        return Err(bad(format!(
+            "the header announces {len} bytes, more than the {MAX_HEADER} ftnn reads"
+        )));
+    }
+    let mut bytes = pre;
+    let want = (start + len).saturating_sub(bytes.len());
+    f.take(want as u64).read_to_end(&mut bytes)?;
+    check_npy_header(&bytes).map_err(bad)?;
+    let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(e.to_string()))?;
+    Ok(Header {
+        shape: npy.shape().to_vec(),
+        file_len,
+    })
+}
+
 /// Reads `[N, n_0]` inputs from a `.npy` file of dtype f32 or f64 (C or Fortran order).
 pub fn read_inputs(path: &Path) -> anyhow::Result<Inputs> {
     let a = read_array(path, "inputs")?;

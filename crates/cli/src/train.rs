@@ -3,9 +3,11 @@
 //! by `ftnn analyze`) and the per-epoch history as JSON.
 //!
 //! Ctrl-C stops training between two mini-batches and writes nothing; both files are written
-//! atomically (temporary file + rename) only after the last epoch.
+//! atomically (temporary file + rename) only after the last epoch, the model first: a run
+//! killed at any moment leaves each file absent or complete, never half-written
+//! (`tests/cli_train_kill.rs`).
 
-use crate::common::{check_writable, progress_bar};
+use crate::common::{check_writable, pause_point, progress_bar};
 use crate::CliError;
 use anyhow::{anyhow, Context};
 use ftnn_data::{load_boston, load_mnist, DataDir, ImageSet, Split};
@@ -255,6 +257,7 @@ fn write_outputs(
         .context("history JSON")
         .map_err(CliError::failure)?;
     net.save(model)?;
+    pause_point("train:model-written");
     ftnn_model::io::write_atomic(history_file, text.as_bytes()).map_err(CliError::failure)?;
     eprintln!("wrote {} and {}", model.display(), history_file.display());
     Ok(())

@@ -3,15 +3,16 @@
 //! Each experiment of SPEC §10 implements [`ftnn_lab::Experiment`] with its own parameter and
 //! result types; [`registry`] lists them in the order `reproduce-all` runs them, and
 //! `cargo xtask` hands it to the lab's driver and report writer. One folder per family
-//! ([`error`], [`limit`], [`training`], [`decay`]), one file or folder per experiment; what
+//! ([`error`], [`limit`], [`training`], [`decay`], [`guarantee`]), one file or folder per experiment; what
 //! several experiments share lives in [`common`], and no experiment imports another.
 //!
 //! Dependencies point down only: this crate uses `ftnn-lab` (the framework), `ftnn-plot` (the
-//! figures) and the numerical crates (model, bounds, decay, train, data, continuity).
+//! figures) and the numerical crates (model, bounds, decay, train, data, continuity, certify).
 
 pub mod common;
 pub mod decay;
 pub mod error;
+pub mod guarantee;
 pub mod limit;
 pub mod training;
 
@@ -36,6 +37,9 @@ pub fn registry() -> Vec<Box<dyn AnyExperiment>> {
         Box::new(decay::experiments::DecayExperiment::DecayBoston),
         Box::new(decay::experiments::DecayExperiment::DecayFashion),
         Box::new(decay::experiments::DecayExperiment::ContinuityFt),
+        Box::new(guarantee::the_algorithm::TheAlgorithm),
+        Box::new(guarantee::tail_bound::TailBound),
+        Box::new(guarantee::worst_input_search::WorstInputSearch),
     ]
 }
 

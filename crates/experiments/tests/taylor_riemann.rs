@@ -1,7 +1,7 @@
 //! The smoke profiles of `taylor-checks` and `riemann` run end to end, and their stored results
 //! show the behaviour the experiments are about.
 
-use ftnn_experiments::limit::taylor_checks::{neuron_weights, single_neuron, SLOPE_TOLERANCE};
+use ftnn_experiments::limit::taylor_checks::{neuron_weights, original_slope_ok, single_neuron};
 use ftnn_experiments::limit::{riemann, taylor_checks};
 use ftnn_lab::{run_experiment, AnyExperiment, Paths, Profile, ResultsFile, RunStatus, Verdict};
 use indicatif::MultiProgress;
@@ -27,7 +27,7 @@ fn taylor_checks_smoke() {
     let (_dir, _paths, stored) = run(&taylor_checks::TaylorChecks);
     // The report reads the stored results back: the paper's rows, and the b4 row agrees.
     let section = taylor_checks::TaylorChecks.report(&stored);
-    assert_eq!(section.rows.len(), 5, "{section:?}");
+    assert_eq!(section.rows.len(), 6, "{section:?}");
     assert_eq!(section.rows[1].verdict, Verdict::Reproduced, "{section:?}");
     let a = &stored.results["a"];
     let nets = a["nets"].as_array().unwrap();
@@ -90,17 +90,65 @@ fn taylor_checks_smoke() {
     let net = single_neuron(w.clone(), 0.25).unwrap();
     let y = net.forward_f64(&vec![1.0; d], None)[0];
     assert!((y - full).abs() < 1e-12);
-    // The log–log slope of the mean Var Δ: within the tolerance of −1, widened by 2 se in
-    // smoke (fewer draws and dimensions than quick).
-    let fit = &stored.results["b"]["fit_log_of_mean"];
-    let (slope, sse) = (
-        fit["slope"].as_f64().unwrap(),
-        fit["slope_stderr"].as_f64().unwrap(),
+    // Part B, the original's sweep (w = 1/d, x = 1, so z = 1): with k of the d inputs kept,
+    // y = σ(k/d) and k ~ Binomial(d, 1 − p). The stored exact variance equals this closed form
+    // at every d.
+    let choose =
+        |n: usize, k: usize| (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64);
+    let mut logs = Vec::new();
+    for r in dims {
+        let d = r["d"].as_u64().unwrap() as usize;
+        let (mut m1, mut m2) = (0.0, 0.0);
+        for k in 0..=d {
+            let prob = choose(d, k) * (1.0 - p).powi(k as i32) * p.powi((d - k) as i32);
+            let y = sig(k as f64 / d as f64);
+            m1 += prob * y;
+            m2 += prob * y * y;
+        }
+        let exact = m2 - m1 * m1;
+        let stored_var = r["var_original"].as_f64().unwrap();
+        assert!(
+            (stored_var / exact - 1.0).abs() < 1e-4,
+            "d = {d}: {stored_var:e} vs {exact:e}"
+        );
+        logs.push(((d as f64).ln(), exact.ln()));
+    }
+    // The published slope −1.0774 (SPEC §15), from the stored fit and from the closed form.
+    let slope = stored.results["b"]["fit_original"]["slope"]
+        .as_f64()
+        .unwrap();
+    assert!(original_slope_ok(slope), "slope {slope}");
+    let n = logs.len() as f64;
+    let (mx, my) = (
+        logs.iter().map(|l| l.0).sum::<f64>() / n,
+        logs.iter().map(|l| l.1).sum::<f64>() / n,
+    );
+    let closed_form_slope = logs.iter().map(|l| (l.0 - mx) * (l.1 - my)).sum::<f64>()
+        / logs.iter().map(|l| (l.0 - mx).powi(2)).sum::<f64>();
+    assert!(
+        (closed_form_slope - -1.0774).abs() < 1e-3,
+        "{closed_form_slope}"
     );
     assert!(
-        (slope + 1.0).abs() <= SLOPE_TOLERANCE + 2.0 * sse,
-        "slope {slope} ± {sse}"
+        (slope - closed_form_slope).abs() < 1e-4,
+        "{slope} vs {closed_form_slope}"
     );
+    assert_eq!(section.rows[4].verdict, Verdict::Reproduced, "{section:?}");
+    assert!(
+        matches!(section.rows[5].verdict, Verdict::NotComparable(_)),
+        "{section:?}"
+    );
+}
+
+#[test]
+fn original_slope_rule_edges() {
+    // The rule of part B, just inside and just outside |slope + 1.0774| ≤ 1e-3.
+    assert!(original_slope_ok(-1.0774));
+    assert!(original_slope_ok(-1.0774 + 0.00099));
+    assert!(original_slope_ok(-1.0774 - 0.00099));
+    assert!(!original_slope_ok(-1.0774 + 0.00101));
+    assert!(!original_slope_ok(-1.0774 - 0.00101));
+    assert!(!original_slope_ok(f64::NAN));
 }
 
 #[test]

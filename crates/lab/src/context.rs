@@ -9,7 +9,7 @@
 //! results from the stored jobs alone.
 
 use crate::profile::Profile;
-use crate::store::{read_json, write_json, ExperimentDir};
+use crate::store::{read_json, write_json, write_json_read_back, ExperimentDir};
 use anyhow::Context as _;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::{de::DeserializeOwned, Serialize};
@@ -177,6 +177,8 @@ impl Context {
     }
     /// Runs `f` once and stores its result as `steps/<profile>-<hash>/<key>.json`; when that
     /// file exists (an interrupted run), returns the stored value instead of recomputing.
+    /// Either way the value returned is the stored one as read back, so a resumed run continues
+    /// with the same bits as an uninterrupted one.
     ///
     /// A sharded run computes its steps like an unsharded one (every shard does); a merge
     /// ([`crate::merge_experiment`]) computes none and fails on a missing one.
@@ -197,9 +199,16 @@ impl Context {
                 self.command()
             );
         }
-        let v = f()?;
-        write_json(&path, &v)?;
-        Ok(v)
+        let bar = self.multi.add(ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template("  {spinner} step {msg} ({elapsed})")
+                .expect("valid template"),
+        );
+        bar.set_message(key.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(250));
+        let v = f();
+        bar.finish_and_clear();
+        Ok(write_json_read_back(&path, &v?)?)
     }
     /// A sweep of independent jobs, one per key: job `i` is `f(i, &keys[i])` (seed it from
     /// `i` or the key, never from what ran before), stored as
@@ -246,8 +255,7 @@ impl Context {
         for &i in &todo {
             let v =
                 f(i, &keys[i]).with_context(|| format!("job `{}` of sweep `{name}`", keys[i]))?;
-            write_json(&path(&keys[i]), &v)?;
-            values[i] = Some(v);
+            values[i] = Some(write_json_read_back(&path(&keys[i]), &v)?);
             bar.inc(1);
         }
         bar.finish_and_clear();

@@ -13,23 +13,34 @@
 //! From the stored results alone each experiment draws its figures ([`Experiment::figures`])
 //! into `figures/<id>/` and writes its section of `REPORT.md` ([`Experiment::report`]),
 //! assembled by [`report::write_report`] for the registry of experiments it is given.
+//!
+//! Every results file records the ftnn version and source revision that computed it
+//! ([`provenance`]); results of other code are *stale*: the report marks them and a run
+//! recomputes them. [`compare()`] sets new results beside a published snapshot, number by number.
 
+pub mod compare;
 pub mod context;
 pub mod driver;
 pub mod error;
 pub mod experiment;
 pub mod nonfinite;
 pub mod profile;
+pub mod provenance;
 pub mod report;
 pub mod results_file;
 pub mod section;
 pub mod store;
 
+pub use compare::{compare, describe, Comparison, Deviation};
 pub use context::{abbreviate, Context, Shard, ShardIncomplete};
-pub use driver::{draw_figures, merge_experiment, params_hash, run_experiment, Paths, RunStatus};
+pub use driver::{
+    draw_figures, merge_experiment, params_hash, run_experiment, run_experiment_with, Paths,
+    RunOptions, RunStatus,
+};
 pub use error::LabError;
 pub use experiment::{AnyExperiment, Csv, Experiment, JsonOutcome, Outcome, Stored};
 pub use profile::Profile;
+pub use provenance::Freshness;
 pub use report::{read_section, write_report};
 pub use results_file::{utc_string, ResultsFile};
 pub use section::{PaperRow, ReportSection, Verdict};

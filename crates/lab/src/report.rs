@@ -8,6 +8,7 @@
 
 use crate::driver::{draw_figures, params_hash, Paths};
 use crate::experiment::AnyExperiment;
+use crate::provenance::{current_revision, short, Freshness};
 use crate::results_file::ResultsFile;
 use crate::section::ReportSection;
 use crate::store::{create_dir_all, write_atomic};
@@ -44,6 +45,8 @@ struct Entry<'a> {
     unreadable: Option<String>,
     section: Option<ReportSection>,
     figures: Result<Vec<PathBuf>, String>,
+    /// Whether the stored results were computed by the current code.
+    fresh: Option<Freshness>,
 }
 
 /// The text of a panic's payload.
@@ -127,12 +130,14 @@ fn render(exps: &[&dyn AnyExperiment], paths: &Paths, base: &Path) -> (String, V
             } else {
                 Ok(Vec::new())
             };
+            let fresh = stored.as_ref().map(|(r, _)| r.freshness());
             Entry {
                 exp,
                 stored,
                 unreadable,
                 section,
                 figures,
+                fresh,
             }
         })
         .collect();
@@ -173,28 +178,55 @@ fn render(exps: &[&dyn AnyExperiment], paths: &Paths, base: &Path) -> (String, V
             versions.iter().copied().collect::<Vec<_>>().join(", ")
         )
     };
+    let stale = entries
+        .iter()
+        .filter(|e| e.fresh.as_ref().is_some_and(Freshness::is_stale))
+        .count();
     let _ = writeln!(
         md,
-        "Results: {ran} of {} experiments{when}{vers}.\n",
-        entries.len()
+        "Results: {ran} of {} experiments{when}{vers}; {stale} of them stale (computed by \
+         other code than the current revision {}, see below).\n",
+        entries.len(),
+        short(Some(current_revision()))
     );
     let _ = writeln!(
         md,
-        "```sh\ncargo xtask reproduce-all [--profile smoke|quick|paper]   # run, draw the figures, write this report\n\
-         cargo xtask figures                                        # redraw every figure from stored results\n\
-         cargo xtask report                                         # rewrite this report\n```\n"
+        "The *published snapshot* is `results/`, `figures/` and `REPORT.md` at the repository \
+         root. `cargo xtask reproduce-all` computes into the working tree `out/results/`, \
+         `out/figures/` and `out/REPORT.md` (not in git), resumes an interrupted run there, \
+         and ends by comparing its numbers with the snapshot's; `--publish` writes the \
+         snapshot instead. Results are *stale* when the sources that computed them (`crates/`, \
+         `data/`, `Cargo.lock` at the recorded commit) differ from the working tree's, when \
+         they came from uncommitted changes other than the working tree's, or when they \
+         record no revision (unknown provenance); runs recompute stale results unless \
+         `--keep-stale`.\n"
+    );
+    let _ = writeln!(
+        md,
+        "```sh\ncargo xtask reproduce-all [--profile smoke|quick|paper] [--publish]   # run, draw the figures, write the report, compare with the snapshot\n\
+         cargo xtask figures [--publish]                                        # redraw every figure from stored results\n\
+         cargo xtask report [--publish]                                         # rewrite the report\n```\n"
     );
 
     let _ = writeln!(md, "## Summary\n");
-    let _ = writeln!(md, "| experiment | profile | verdict | time | finished |");
-    let _ = writeln!(md, "|---|---|---|---:|---|");
+    let _ = writeln!(
+        md,
+        "| experiment | profile | verdict | time | finished | computed by |"
+    );
+    let _ = writeln!(md, "|---|---|---|---:|---|---|");
     for e in &entries {
         let id = e.exp.id();
         match (&e.stored, &e.section) {
             (Some((r, d)), Some(s)) => {
+                let code = match &e.fresh {
+                    Some(Freshness::Current) | None => short(r.revision.as_deref()),
+                    Some(Freshness::Stale(_)) => {
+                        format!("{} — **stale**", short(r.revision.as_deref()))
+                    }
+                };
                 let _ = writeln!(
                     md,
-                    "| [`{id}`](#{}) | {} | {} | {} | {} |",
+                    "| [`{id}`](#{}) | {} | {} | {} | {} | {code} |",
                     anchor(id),
                     r.profile,
                     cell(s.verdict.label()),
@@ -208,7 +240,11 @@ fn render(exps: &[&dyn AnyExperiment], paths: &Paths, base: &Path) -> (String, V
                 } else {
                     "not run yet"
                 };
-                let _ = writeln!(md, "| [`{id}`](#{}) | — | {state} | — | — |", anchor(id));
+                let _ = writeln!(
+                    md,
+                    "| [`{id}`](#{}) | — | {state} | — | — | — |",
+                    anchor(id)
+                );
             }
         }
     }
@@ -235,18 +271,27 @@ fn render(exps: &[&dyn AnyExperiment], paths: &Paths, base: &Path) -> (String, V
         };
         let _ = writeln!(
             md,
-            "Profile `{}` · {} · finished {} · ftnn {} · results `{}`\n",
+            "Profile `{}` · {} · finished {} · ftnn {} · revision {} · results `{}`\n",
             r.profile,
             fmt_seconds(r.seconds),
             d.as_deref().unwrap_or("—"),
             r.ftnn_version,
+            short(r.revision.as_deref()),
             rel(&paths.results_file(id))
         );
+        if let Some(Freshness::Stale(why)) = &e.fresh {
+            let _ = writeln!(
+                md,
+                "> **Stale:** {}; recompute with `cargo xtask run {id} --profile {}`.\n",
+                cell(why),
+                r.profile
+            );
+        }
         if r.params_hash != params_hash(e.exp, r.profile) {
             let _ = writeln!(
                 md,
-                "> **Stale:** these results were computed with other parameters than the current \
-                 `{p}` profile; rerun with `cargo xtask run {id} --profile {p}`.\n",
+                "> **Stale parameters:** these results were computed with other parameters than \
+                 the current `{p}` profile; rerun with `cargo xtask run {id} --profile {p}`.\n",
                 p = r.profile
             );
         }

@@ -1,5 +1,5 @@
 //! The stored form of `results/<id>/results.json` ([`ResultsFile`]), with parameters and
-//! results as JSON.
+//! results as JSON, and the provenance of the results (ftnn version, source revision).
 
 use crate::error::LabError;
 use crate::nonfinite;
@@ -23,8 +23,14 @@ pub struct ResultsFile {
     pub params: serde_json::Value,
     /// Hash of id, profile and parameters.
     pub params_hash: String,
-    /// ftnn version that produced it.
+    /// ftnn version that produced it (empty in files that lack it).
+    #[serde(default)]
     pub ftnn_version: String,
+    /// Source revision of the tree that computed it ([`crate::provenance`]): a commit,
+    /// `<commit>-dirty-<hash>`, or `unknown` without git; `None` in files of older versions
+    /// (unknown provenance, always stale).
+    #[serde(default)]
+    pub revision: Option<String>,
     /// Wall-clock seconds of the last run.
     pub seconds: f64,
     /// Conclusion.
@@ -56,6 +62,11 @@ impl ResultsFile {
         nonfinite::from_value(value)
             .map(Some)
             .map_err(|e| unreadable(format!("not a results file: {e}")))
+    }
+    /// Whether the code that computed these results is that of the working tree
+    /// ([`crate::provenance::freshness`]).
+    pub fn freshness(&self) -> crate::provenance::Freshness {
+        crate::provenance::freshness(self.revision.as_deref())
     }
     /// When the run finished: the stored time, else the file's modification time.
     pub fn finished_or_mtime(&self, path: &Path) -> Option<String> {

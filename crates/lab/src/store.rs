@@ -1,7 +1,13 @@
 //! Where results live: `results/<id>/results.json`, `results/<id>/*.csv`, and per-step
 //! checkpoints under `results/<id>/steps/<profile>-<params hash>/`. Every file is written
 //! atomically (temporary file + fsync + rename); JSON goes through [`crate::nonfinite`], so NaN
-//! and ±inf survive a round trip.
+//! and ±inf survive a round trip, and floats are read back to the same bits (serde_json's
+//! `float_roundtrip`), so a resumed run equals an uninterrupted one bit for bit.
+//!
+//! **Test-only hook** ([`pause_point`]): with `FTNN_TEST_PAUSE_AT=write:<file name>` a write of
+//! that file stops halfway through its temporary file, creates the file named by
+//! `FTNN_TEST_PAUSED_FLAG` and sleeps until the process is killed — the kill-and-resume tests
+//! (`crates/experiments/tests/kill_resume.rs`) kill it there. Never set it otherwise.
 
 use crate::error::{LabError, Result};
 use crate::nonfinite;
@@ -68,7 +74,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     ));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        let (head, tail) = bytes.split_at(bytes.len() / 2);
+        f.write_all(head)?;
+        pause_point(|| format!("write:{}", name.to_string_lossy()));
+        f.write_all(tail)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
@@ -77,6 +86,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         return Err(io_err(e));
     }
     Ok(())
+}
+
+/// Test-only: when `FTNN_TEST_PAUSE_AT` equals `point()`, creates the file named by
+/// `FTNN_TEST_PAUSED_FLAG` (if set) and sleeps until the process is killed. Points:
+/// `write:<file name>` (halfway through writing the temporary file of that name) and
+/// `figures:<experiment id>` (results computed and tables written, before the figures and
+/// `results.json`). Costs one environment lookup when unset.
+pub fn pause_point(point: impl FnOnce() -> String) {
+    let Some(at) = std::env::var_os("FTNN_TEST_PAUSE_AT") else {
+        return;
+    };
+    if at.to_string_lossy() != point() {
+        return;
+    }
+    if let Some(flag) = std::env::var_os("FTNN_TEST_PAUSED_FLAG") {
+        let _ = std::fs::write(flag, b"paused");
+    }
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+    }
 }
 
 /// Writes `value` as pretty JSON to `path`, atomically (non-finite floats as strings).
@@ -88,6 +117,26 @@ pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
     let value = nonfinite::to_value(value).map_err(json_err)?;
     let text = serde_json::to_string_pretty(&value).map_err(json_err)? + "\n";
     write_atomic(path, text.as_bytes())
+}
+
+/// Writes `value` like [`write_json`] and returns it as read back from the written text: a
+/// run that computed a checkpoint continues with the very value a resumed run reads, so that
+/// nothing lossy in a round trip (a NaN's sign or payload, a type's own serialisation) can make
+/// the two runs differ.
+pub fn write_json_read_back<T: Serialize + DeserializeOwned>(path: &Path, value: &T) -> Result<T> {
+    let json_err = |source| LabError::Json {
+        what: format!("serialising {}", path.display()),
+        source,
+    };
+    let value = nonfinite::to_value(value).map_err(json_err)?;
+    let text = serde_json::to_string_pretty(&value).map_err(json_err)? + "\n";
+    write_atomic(path, text.as_bytes())?;
+    serde_json::from_str(&text)
+        .and_then(nonfinite::from_value)
+        .map_err(|source| LabError::Json {
+            what: format!("reading back {}", path.display()),
+            source,
+        })
 }
 
 /// Reads JSON from `path`, `None` if the file does not exist or does not parse (a partial

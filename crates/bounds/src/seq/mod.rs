@@ -238,6 +238,47 @@ pub(crate) fn activation_derivatives(
     (a1, (!flat).then_some(a2))
 }
 
+/// The crash directions of site `s` for a chunk of `inputs` inputs whose clean site values are
+/// `ys` (`[inputs, size]` flattened): every (input j, element i) with `y_{j,i} ≠ 0` that the
+/// crash mask allows — a zero element's crash changes nothing.
+pub(crate) fn crash_rows(
+    prep: &Prepared,
+    s: usize,
+    ys: &[f32],
+    inputs: usize,
+    size: usize,
+) -> Vec<(usize, usize)> {
+    (0..inputs)
+        .flat_map(|j| (0..size).map(move |i| (j, i)))
+        .filter(|&(j, i)| ys[j * size + i] != 0.0 && prep.allowed(s, i))
+        .collect()
+}
+
+/// One tangent per row of `part` at a site of per-example `shape` (`size` elements): row r is
+/// `y_{j,i} e_i` for `part[r] = (j, i)` — the direction along which a crash of element i of
+/// input j moves the site — as `[rows, *shape]`, with the input index j of each row (`u32`,
+/// to gather the clean tensors of later layers).
+pub(crate) fn crash_tangents(
+    net: &Sequential,
+    part: &[(usize, usize)],
+    ys: &[f32],
+    shape: &[usize],
+    size: usize,
+) -> Result<(Tensor, Tensor)> {
+    let rows = part.len();
+    let device = net.device();
+    let mut u0 = vec![0f32; rows * size];
+    for (r, &(j, i)) in part.iter().enumerate() {
+        u0[r * size + i] = ys[j * size + i];
+    }
+    let mut dims = vec![rows];
+    dims.extend_from_slice(shape);
+    let u = Tensor::from_vec(u0, dims, device).map_err(ModelError::from)?;
+    let idx: Vec<u32> = part.iter().map(|&(j, _)| j as u32).collect();
+    let idx = Tensor::from_vec(idx, rows, device).map_err(ModelError::from)?;
+    Ok((u, idx))
+}
+
 /// A tensor's values as f32 on the CPU.
 pub(crate) fn to_vec(t: &Tensor) -> Result<Vec<f32>> {
     Ok(t.to_dtype(DType::F32)

@@ -14,6 +14,7 @@
 
 use super::second::{clean_layers, Clean};
 use super::{add_output_site, first_layer_after, largest_tensor, layer_values, to_vec};
+use super::{crash_rows, crash_tangents};
 use super::{Prepared, TENSOR_BUDGET};
 use crate::error::Result;
 use crate::taylor::MAX_ROWS;
@@ -84,22 +85,10 @@ pub(crate) fn first_order(net: &Sequential, prep: &Prepared) -> Result<(Vec<f64>
             let size = site.size;
             let start = first_layer_after(net, s);
             let ys = to_vec(&values[start])?;
-            let rows: Vec<(usize, usize)> = (0..range.len())
-                .flat_map(|j| (0..size).map(move |i| (j, i)))
-                .filter(|&(j, i)| ys[j * size + i] != 0.0 && prep.allowed(s, i))
-                .collect();
+            let rows = crash_rows(prep, s, &ys, range.len(), size);
             for part in rows.chunks(batch) {
                 let b = part.len();
-                let device = net.device();
-                let mut u0 = vec![0f32; b * size];
-                for (r, &(j, i)) in part.iter().enumerate() {
-                    u0[r * size + i] = ys[j * size + i];
-                }
-                let mut dims = vec![b];
-                dims.extend_from_slice(&site.shape);
-                let mut u = c(Tensor::from_vec(u0, dims, device))?;
-                let idx: Vec<u32> = part.iter().map(|&(j, _)| j as u32).collect();
-                let idx = c(Tensor::from_vec(idx, b, device))?;
+                let (mut u, idx) = crash_tangents(net, part, &ys, &site.shape, size)?;
                 let mut kept: Vec<Option<Tensor>> = vec![None; n_layers];
                 for jj in start..n_layers {
                     if kept_input[jj] {
