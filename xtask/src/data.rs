@@ -78,6 +78,7 @@ fn verify(dir: &DataDir) -> anyhow::Result<()> {
     for extra in unlisted_files(dir) {
         println!("  note: `{extra}` is not listed in {MANIFEST} (not verified, not used)");
     }
+    // Host: this verifies the files and times their loading into memory.
     let device = Device::Cpu;
 
     // 2. MNIST and Fashion-MNIST, timing the cold MNIST load (checksums included).

@@ -38,6 +38,7 @@
 mod ci;
 mod data;
 mod fuzz;
+mod gpu_check;
 mod peers;
 mod reproduce;
 
@@ -45,9 +46,10 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use ftnn_experiments::registry;
 use ftnn_lab::{
-    abbreviate, draw_figures, merge_experiment, run_experiment_with, AnyExperiment, Paths, Profile,
+    abbreviate, draw_figures, merge_experiment, run_experiment_on, AnyExperiment, Paths, Profile,
     ResultsFile, RunOptions, RunStatus, Shard,
 };
+use ftnn_model::runtime::DeviceSpec;
 use indicatif::MultiProgress;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -123,6 +125,9 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         cases: u32,
     },
+    /// Builds with `--features cuda` and compares the analyses and a training epoch on the CPU
+    /// and the GPU, with the speed of each (not in CI; `--cpu-only` runs the CPU half).
+    GpuCheck(gpu_check::GpuCheckArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -140,6 +145,11 @@ struct RunOpts {
     /// Keep results computed by other code (stale) instead of recomputing them.
     #[arg(long)]
     keep_stale: bool,
+    /// Device of the experiments' tensors: cpu, cuda or cuda:N (xtask built with
+    /// `--features cuda`: `cargo run --release -p xtask --features cuda -- run ID --device
+    /// cuda`). Experiments keep their CPU fast paths; crash masks are drawn on the host.
+    #[arg(long, default_value = "cpu", value_parser = |s: &str| s.parse::<DeviceSpec>())]
+    device: DeviceSpec,
     #[command(flatten)]
     dirs: Dirs,
 }
@@ -263,6 +273,7 @@ fn main() -> ExitCode {
         Command::BenchPeers(args) => peers::run(args, &root),
         Command::Ci { skip } => ci::run(&skip, &root),
         Command::Fuzz { cases } => fuzz::run(cases, &root),
+        Command::GpuCheck(args) => gpu_check::run(args, &root),
         Command::Data(cmd) => match data::run(cmd, &root) {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -408,7 +419,7 @@ fn summary(status: &RunStatus, profile: Profile, paths: &Paths, id: &str) -> Str
 fn write_report(paths: &Paths, out: &Path) -> anyhow::Result<()> {
     let exps = registry();
     let refs: Vec<&dyn AnyExperiment> = exps.iter().map(|e| e.as_ref()).collect();
-    ftnn_lab::write_report(&refs, paths, out)?;
+    ftnn_lab::write_catalogue_report(&refs, &ftnn_experiments::CATALOGUE, paths, out)?;
     println!("report in {}", out.display());
     Ok(())
 }
@@ -423,6 +434,7 @@ fn run_many(exps: &[Box<dyn AnyExperiment>], opts: &RunOpts, root: &Path) -> any
     let snapshot = reproduce::Stored::load(&reproduce::snapshot_results(root), &ids);
     let target = reproduce::Stored::load(&results, &ids);
     let expected = reproduce::expected(&ids, opts.profile, &snapshot, &target);
+    let device = opts.device.open()?;
     let multi = MultiProgress::new();
     let overall = reproduce::Overall::new(&multi, &ids, expected, opts.profile);
     let run_opts = RunOptions {
@@ -434,7 +446,7 @@ fn run_many(exps: &[Box<dyn AnyExperiment>], opts: &RunOpts, root: &Path) -> any
     let mut failed = Vec::new();
     for (i, e) in exps.iter().enumerate() {
         say(&multi, overall.start(i));
-        let status = run_experiment_with(e.as_ref(), &run_opts, &paths, &multi);
+        let status = run_experiment_on(e.as_ref(), &run_opts, &device, &paths, &multi);
         overall.finish_one();
         match status {
             Ok(status) => {

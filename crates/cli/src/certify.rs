@@ -59,6 +59,11 @@ pub struct CertifyArgs {
     /// Report format (default: table, or json when --output ends in .json).
     #[arg(long, value_enum)]
     format: Option<Format>,
+    /// Device: cpu, cuda or cuda:N (a build with `--features cuda`). The certificate's
+    /// quantities and its Monte Carlo check are the MLP engine's host loops, so they run on the
+    /// CPU; the device is opened, so an unusable one is reported.
+    #[arg(long, default_value = "cpu", value_parser = crate::common::device_spec)]
+    device: ftnn_model::runtime::DeviceSpec,
 }
 
 /// The losses `certify` takes.
@@ -127,8 +132,9 @@ pub fn run(args: CertifyArgs) -> Result<(), CliError> {
         repetitions: 1,
         seed: args.seed,
         max_memory: None,
+        device: args.device,
     }
-    .load_any()?;
+    .load_with(false)?;
     let problem = match problem {
         AnyProblem::Mlp(p) => p,
         AnyProblem::Seq(_) => {

@@ -9,6 +9,7 @@ use crate::CliError;
 use anyhow::Context;
 use candle_core::{Device, Tensor};
 use ftnn_bounds::{BoundKind, BoundsError};
+use ftnn_model::runtime::{DeviceError, DeviceSpec};
 use ftnn_model::seq::Sequential;
 use ftnn_model::{FailureVector, Inputs, Mlp, ModelError, MonteCarlo};
 use std::path::{Path, PathBuf};
@@ -48,6 +49,30 @@ pub struct ProblemArgs {
     /// [default: FTNN_MAX_MEMORY, else 3/4 of the physical memory]. README, "Limits".
     #[arg(long, value_name = "SIZE")]
     pub max_memory: Option<String>,
+    /// Device of the tensors: cpu, cuda or cuda:N (a build with `--features cuda`). On a CUDA
+    /// device `analyze` runs the Sequential engine there (an MLP included: batched masks and
+    /// GEMMs in candle, the masks drawn on the host from the same seeded streams as on the
+    /// CPU); the MLP engine of `compare` and `certify` is host code and stays on the CPU.
+    #[arg(long, default_value = "cpu", value_parser = device_spec)]
+    pub device: DeviceSpec,
+}
+
+/// Parses `--device` (clap value parser): `cpu`, `cuda` or `cuda:N`.
+pub fn device_spec(s: &str) -> Result<DeviceSpec, DeviceError> {
+    s.parse()
+}
+
+/// Opens the `--device`: a CUDA device on a build without the `cuda` feature is invalid usage
+/// (exit code 2, "this ftnn was built without the cuda feature"); a CUDA build that cannot open
+/// the GPU fails with candle's error (exit code 1).
+pub fn open_device(spec: DeviceSpec) -> Result<Device, CliError> {
+    spec.open().map_err(|e| {
+        if e.is_input_error() {
+            CliError::input(e)
+        } else {
+            CliError::failure(e)
+        }
+    })
 }
 
 /// A loaded, validated problem on the MLP engine.
@@ -81,21 +106,31 @@ pub enum AnyProblem {
 }
 
 impl ProblemArgs {
-    /// Loads and cross-checks everything; every failure is bad input (exit code 2).
+    /// Loads and cross-checks everything; every failure is bad input (exit code 2). On a
+    /// device other than the CPU an MLP goes to the Sequential engine on that device.
     pub fn load_any(&self) -> Result<AnyProblem, CliError> {
+        self.load_with(true)
+    }
+
+    /// [`ProblemArgs::load_any`]; with `mlp_on_device` false an MLP stays on the MLP engine
+    /// (host) whatever `--device`.
+    pub fn load_with(&self, mlp_on_device: bool) -> Result<AnyProblem, CliError> {
         if self.repetitions == 0 {
             return Err(ModelError::ZeroRepetitions.into());
         }
+        let device = open_device(self.device)?;
         let budget = Budget::resolve(self.max_memory.as_deref())?;
         limits::check_file(&self.model.model, 2, "the model", &budget)?;
         let files = images::classify(&self.inputs, self.preprocess)?;
-        let net = self.model.load()?;
-        // A crash mask needs the Sequential engine, which takes MLPs too.
-        let net = match (net, &self.crash_mask) {
-            (Network::Mlp(m), Some(_)) => Network::Seq(Box::new(
-                Sequential::from_mlp(&m, &Device::Cpu).map_err(CliError::from)?,
+        let net = self.model.load_on(&device)?;
+        // A crash mask needs the Sequential engine, which takes MLPs too; so does a device
+        // other than the host (the MLP engine's loops are CPU code).
+        let to_seq = self.crash_mask.is_some() || (mlp_on_device && !device.is_cpu());
+        let net = match net {
+            Network::Mlp(m) if to_seq => Network::Seq(Box::new(
+                Sequential::from_mlp(&m, &device).map_err(CliError::from)?,
             )),
-            (net, _) => net,
+            net => net,
         };
         match net {
             Network::Mlp(net) => {
@@ -155,7 +190,7 @@ impl ProblemArgs {
                         images::read_images(paths, *pre, net.input_shape())?
                     }
                 };
-                let x = Tensor::from_vec(a.data, a.shape, &Device::Cpu)
+                let x = Tensor::from_vec(a.data, a.shape, &device)
                     .map_err(|e| CliError::from(ModelError::from(e)))?;
                 // Shapes are checked here, before any work.
                 net.forward(
@@ -236,9 +271,10 @@ impl ProblemArgs {
     }
 
     /// [`ProblemArgs::load_any`] for commands that need the MLP engine (the bounds b1/b2 and
-    /// the comparisons).
+    /// the comparisons), which runs on the host whatever `--device` (it is still opened, so
+    /// an unusable device is reported).
     pub fn load(&self) -> Result<Problem, CliError> {
-        match self.load_any()? {
+        match self.load_with(false)? {
             AnyProblem::Mlp(p) => Ok(p),
             AnyProblem::Seq(_) => Err(CliError::input(anyhow::anyhow!(
                 "this command needs an MLP (linear and activation layers); {} is a Sequential \

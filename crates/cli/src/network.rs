@@ -76,13 +76,19 @@ pub fn function_name(act: Activation, k: f64) -> String {
 }
 
 impl ModelArgs {
-    /// Loads the model; every failure is bad input (exit code 2) unless it is an I/O or
-    /// internal error.
+    /// Loads the model onto the host; every failure is bad input (exit code 2) unless it is
+    /// an I/O or internal error.
     pub fn load(&self) -> Result<Network, CliError> {
+        self.load_on(&Device::Cpu)
+    }
+
+    /// [`ModelArgs::load`] with a Sequential network's tensors on `device` (an MLP keeps its
+    /// weights on the host: the MLP engine's loops are CPU code).
+    pub fn load_on(&self, device: &Device) -> Result<Network, CliError> {
         let what = || format!("cannot load the model {}", self.model.display());
         if let Some(arch_path) = &self.architecture {
             let arch = read_architecture(arch_path)?;
-            let seq = Sequential::from_state_dict(&self.model, &arch, &Device::Cpu)
+            let seq = Sequential::from_state_dict(&self.model, &arch, device)
                 .map_err(|e| wrap(e, &what()))?;
             return Ok(plan(seq));
         }
@@ -92,7 +98,7 @@ impl ModelArgs {
             return Ok(Network::Mlp(mlp));
         }
         if has_architecture(&self.model) {
-            let seq = Sequential::load(&self.model, &Device::Cpu).map_err(|e| wrap(e, &what()))?;
+            let seq = Sequential::load(&self.model, device).map_err(|e| wrap(e, &what()))?;
             return Ok(plan(seq));
         }
         Ok(Network::Mlp(

@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+#[path = "train_seq.rs"]
+mod seq;
+
 /// Arguments of `ftnn train`.
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
@@ -69,7 +72,22 @@ pub struct TrainArgs {
     /// Seed of the initialisation, the data order and the crash-dropout masks.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Where to write the trained model (ftnn safetensors format).
+    /// Train a Sequential network (CNN) from this architecture JSON (SPEC §11) instead of an
+    /// MLP; cross-entropy on the logits. Rows of 784 pixels fill a `[C, 28, 28]` input by
+    /// repeating the gray image over the C channels.
+    #[arg(long, conflicts_with_all = ["preset", "hidden", "p_train", "regularizers", "crash_p"])]
+    architecture: Option<PathBuf>,
+    /// Train a preset CNN: `mnist-cnn[:WIDTH]` (SPEC §9's MNIST CNN, softplus, channel and
+    /// dense widths × WIDTH, default 1) or `adversarial-cnn` (the CNN of AE_fgsm_mnist.ipynb).
+    #[arg(long, conflicts_with_all = ["hidden", "p_train", "regularizers", "crash_p"])]
+    preset: Option<String>,
+    /// CNN crash-dropout `SITE=P`, repeatable: every element of crash site SITE (an index of
+    /// SPEC §11's crash sites, or `input` for 0) outputs 0 with probability P in training,
+    /// survivors are not rescaled.
+    #[arg(long = "crash-dropout")]
+    crash_dropout: Vec<String>,
+    /// Where to write the trained model (ftnn safetensors format; the Sequential model format
+    /// for --architecture / --preset).
     #[arg(long)]
     output: PathBuf,
     /// Where to write the per-epoch history (JSON); default: the model path with
@@ -79,6 +97,10 @@ pub struct TrainArgs {
     /// The data directory (default: `FTNN_DATA` or the repository's `data/`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Device of the parameters, mini-batches and GEMMs: cpu, cuda or cuda:N (needs a build
+    /// with `--features cuda`); the optimizer update stays on the host.
+    #[arg(long, default_value = "cpu", value_parser = crate::common::device_spec)]
+    device: ftnn_model::runtime::DeviceSpec,
 }
 
 /// The data sets `ftnn train` knows.
@@ -185,6 +207,15 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     let history_file = history_path(&args);
     check_writable(&args.output)?;
     check_writable(&history_file)?;
+    let device = crate::common::open_device(args.device)?;
+    if args.architecture.is_some() || args.preset.is_some() {
+        return seq::run(&args, &device, &history_file);
+    }
+    if !args.crash_dropout.is_empty() {
+        return Err(CliError::input(anyhow!(
+            "--crash-dropout needs --architecture or --preset (MLPs take --p-train)"
+        )));
+    }
     let (train, test) = load(&args)?;
     let config = config(&args, train.n_in(), train.n_out())?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -194,7 +225,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         // simply terminates, which also leaves no file behind.
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
     }
-    let mut trainer = Trainer::new(config.clone())
+    let mut trainer = Trainer::new_on(config.clone(), &device)
         .map_err(train_error)?
         .with_interrupt(stop);
     let batches = train.rows().div_ceil(config.batch_size.min(train.rows()));

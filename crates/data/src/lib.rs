@@ -10,6 +10,8 @@
 //! * Weights ([`load_safetensors`], [`load_pth`], [`load_mnist_cnn`],
 //!   [`load_efficientnet_lite0`], [`load_vgg16`], [`import_vgg16`]): named, shape-checked
 //!   tensors ([`NamedTensors`]); [`VggConfig`] gives torchvision's VGG16 names and shapes.
+//! * Images ([`images`]): PNG/JPEG decoding and the preprocessing of each shipped network
+//!   ([`images::Preprocess`], [`images::load_image`]).
 //!
 //! Every problem with a file (missing, corrupt, truncated, wrong shape, …) is a
 //! [`DataError`] that names the file and says what to do; nothing here panics on bad input.
@@ -29,6 +31,7 @@ pub use candle_core;
 mod boston;
 mod dir;
 mod error;
+pub mod images;
 mod mnist;
 mod mt19937;
 mod vgg;

@@ -401,7 +401,7 @@ pub fn load_pth(path: impl AsRef<Path>, device: &Device) -> Result<NamedTensors,
     }
     let mut tensors = BTreeMap::new();
     for (name, t) in list {
-        let t = if device.same_device(&Device::Cpu) {
+        let t = if device.is_cpu() {
             t
         } else {
             t.to_device(device)?

@@ -7,7 +7,8 @@
 //! | metric | definition | function |
 //! |---|---|---|
 //! | D | mean over samples of mean_i \|∂L/∂y_i\| | [`derivative_decay`] |
-//! | H_diag, H_all | mean_i \|H_ii\|, mean_ij \|H_ij\| of H = ∂²L/∂y², first 10 samples | [`hessian_stats`] ([`hessian()`] for one H) |
+//! | H_diag, H_all | mean_i \|H̄_ii\|, mean_ij \|H̄_ij\| of H̄ = mean over the first 10 samples of the signed ∂²L/∂y² (SPEC §15) | [`mean_hessian_stats`] ([`hessian()`] for one H) |
+//! | per-sample variant | the same of each sample's own \|H\|, then averaged over samples (not the original's) | [`hessian_stats`]; both at once: [`hessian_summary`] |
 //! | W_l, W_prod | ‖W_l‖_∞ (max row sum of \|W_l\|) and Π_l ‖W_l‖_∞ | [`weight_norms`] |
 //! | Var Δ | mean over outputs of the Monte Carlo Var Δ at one input | [`var_delta`] |
 //! | slope | least squares log(metric) = a·log(n) + c over widths n | [`fit_loglog`] ([`fit_line`] for any line) |
@@ -29,6 +30,7 @@ pub use error::{DecayError, Result};
 pub use fit::{fit_line, fit_loglog, LineFit, LogLogFit};
 pub use ftnn_model::Loss;
 pub use hessian::{
-    gradient, hessian, hessian_stats, hessian_stats_with_loss, HessianStats, HESSIAN_SAMPLES,
+    gradient, hessian, hessian_stats, hessian_stats_with_loss, hessian_summary, mean_hessian_stats,
+    HessianStats, HessianSummary, HESSIAN_SAMPLES,
 };
 pub use norms::{var_delta, weight_norms, WeightNorms, VAR_DELTA_P, VAR_DELTA_REPETITIONS};

@@ -3,8 +3,8 @@
 //! and norms by hand.
 
 use ftnn_decay::{
-    derivative_decay, gradient, hessian, hessian_stats, hessian_stats_with_loss, mean_abs_gradient,
-    var_delta, weight_norms, DecayError, Loss, CHUNK_ROWS,
+    derivative_decay, gradient, hessian, hessian_stats, hessian_stats_with_loss, hessian_summary,
+    mean_abs_gradient, mean_hessian_stats, var_delta, weight_norms, DecayError, Loss, CHUNK_ROWS,
 };
 use ftnn_model::{Activation, Dense, FailureVector, Init, Inputs, Mlp, ModelError};
 use rand::{Rng, SeedableRng};
@@ -270,6 +270,101 @@ fn hessian_stats_average_the_first_samples() {
     // The loss matters: cross-entropy gives other numbers.
     let ce = hessian_stats_with_loss(&net, &x, &targets, 4, Loss::CrossEntropy).unwrap();
     assert!((ce.diag - stats.diag).abs() > 1e-6);
+}
+
+/// SPEC §15's Hessian metrics by hand on a net where the signs cancel: [1, 2, 1, 1], sigmoid
+/// σ(4z) (K = 1), W_1 = 0 and b_1 = 0 (so y_1 = (½, ½) for every input), W_2 = (1, −2),
+/// b_2 = 1 (z_2 = ½), W_3 = 1, b_3 = 0 (ŷ = y_2 = s = σ(2)), L = (ŷ − t)². By the chain rule
+/// H_s = w w ᵀ · [2 φ'(z_2)² + 2 r_s φ''(z_2)] with w = W_2, r_s = ŷ − t_s, φ' = 4s(1−s),
+/// φ'' = 16 s(1−s)(1−2s). Two samples with t = s ∓ 1 (r ≈ ±1) make the φ'' terms cancel in
+/// the mean: with c̄ = 2φ'² + (r_1 + r_2) φ'', H̄ = w wᵀ c̄, so H_diag = c̄ (1 + 4)/2 and
+/// H_all = c̄ (1 + 2 + 2 + 4)/4, while the per-sample statistics keep |2φ'² ± 2φ''| (≈ 7×
+/// larger here). Exact f32 weights and f64 arithmetic on both sides: 1e-12 relative.
+#[test]
+fn mean_hessian_stats_by_hand() {
+    let dense = |w: Vec<f32>, b: Vec<f32>, o: usize, i: usize| Dense::new(w, b, o, i).unwrap();
+    let net = Mlp::new(
+        vec![
+            dense(vec![0.0, 0.0], vec![0.0, 0.0], 2, 1),
+            dense(vec![1.0, -2.0], vec![1.0], 1, 2),
+            dense(vec![1.0], vec![0.0], 1, 1),
+        ],
+        Activation::Sigmoid,
+        1.0,
+    )
+    .unwrap();
+    let s = 1.0 / (1.0 + (-2.0f64).exp());
+    let (d1, d2) = (4.0 * s * (1.0 - s), 16.0 * s * (1.0 - s) * (1.0 - 2.0 * s));
+    let targets = [(s + 1.0) as f32, (s - 1.0) as f32];
+    let r: Vec<f64> = targets.iter().map(|&t| s - t as f64).collect();
+    let c_mean = 2.0 * d1 * d1 + (r[0] + r[1]) * d2;
+    let c_each: Vec<f64> = r.iter().map(|ri| 2.0 * d1 * d1 + 2.0 * ri * d2).collect();
+    let x = Inputs::new(vec![0.3, -0.7, 5.0], 3, 1).unwrap();
+    let t3 = [targets[0], targets[1], 0.0];
+    let sum = hessian_summary(&net, &x, &t3, 2, Loss::Mse).unwrap();
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs();
+    let of_mean = mean_hessian_stats(&net, &x, &t3, 2).unwrap();
+    assert_eq!(of_mean, sum.of_mean);
+    assert_eq!(of_mean.samples, 2);
+    assert!(close(of_mean.diag, c_mean.abs() * 2.5), "{of_mean:?}");
+    assert!(close(of_mean.all, c_mean.abs() * 2.25), "{of_mean:?}");
+    let each = (c_each[0].abs() + c_each[1].abs()) / 2.0;
+    assert!(
+        close(sum.per_sample.diag, each * 2.5),
+        "{:?}",
+        sum.per_sample
+    );
+    assert!(
+        close(sum.per_sample.all, each * 2.25),
+        "{:?}",
+        sum.per_sample
+    );
+    assert!(sum.per_sample.diag > 5.0 * of_mean.diag, "the signs cancel");
+    // One sample: both definitions agree.
+    let one = hessian_summary(&net, &x, &t3, 1, Loss::Mse).unwrap();
+    assert_eq!(one.of_mean, one.per_sample);
+    assert!(close(one.of_mean.diag, c_each[0].abs() * 2.5));
+}
+
+/// The statistics of the sample-averaged Hessian against the mean over samples of the
+/// second central differences of the loss (h = 1e-4; each entry within 1e-5·(1 + |H_ij|) as
+/// in `hessian_matches_finite_differences`, hence each statistic within 1e-5·(1 + max|H̄|)),
+/// on a deeper random sigmoid network and five samples.
+#[test]
+fn mean_hessian_stats_match_finite_differences() {
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    let sizes = [5, 7, 6, 3];
+    let net = Mlp::init(&sizes, Activation::Sigmoid, 1.0, Init::Paper, &mut rng).unwrap();
+    let rows = 6;
+    let x = Inputs::new(random_inputs(&mut rng, rows, 5), rows, 5).unwrap();
+    let targets: Vec<f32> = (0..rows * 3).map(|_| rng.random::<f32>()).collect();
+    let samples = 5;
+    let n = 7;
+    let mut mean = vec![0.0; n * n];
+    for s in 0..samples {
+        let t: Vec<f64> = targets[3 * s..3 * s + 3]
+            .iter()
+            .map(|&v| v as f64)
+            .collect();
+        let fd = fd_hessian(&net, &y1_of(&net, x.row(s)), &t, Loss::Mse, 1e-4);
+        for (m, v) in mean.iter_mut().zip(fd) {
+            *m += v / samples as f64;
+        }
+    }
+    let diag = (0..n).map(|i| mean[i * n + i].abs()).sum::<f64>() / n as f64;
+    let all = mean.iter().map(|v| v.abs()).sum::<f64>() / (n * n) as f64;
+    let tol = 1e-5 * (1.0 + max_abs(&mean));
+    let got = mean_hessian_stats(&net, &x, &targets, samples).unwrap();
+    assert!((got.diag - diag).abs() < tol, "{} vs {diag}", got.diag);
+    assert!((got.all - all).abs() < tol, "{} vs {all}", got.all);
+    let sum = hessian_summary(&net, &x, &targets, samples, Loss::Mse).unwrap();
+    assert!(sum.per_sample.diag >= got.diag && sum.per_sample.all >= got.all);
+    let per = hessian_stats(&net, &x, &targets, samples).unwrap();
+    assert!((sum.per_sample.diag - per.diag).abs() < 1e-14 * per.diag);
+    assert!((sum.per_sample.all - per.all).abs() < 1e-14 * per.all);
+    assert!(mean_hessian_stats(&net, &x, &targets, 0).is_err());
+    assert!(mean_hessian_stats(&net, &x, &targets, rows + 1).is_err());
+    assert!(mean_hessian_stats(&net, &x, &targets[..5], 2).is_err());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -35,8 +35,8 @@ fn boston_smoke_writes_results_figures_and_report() {
     let RunStatus::Ran { figures, .. } = status else {
         panic!("expected a run, got {status:?}");
     };
-    // Derivatives, weight norms, timing.
-    assert_eq!(figures.len(), 3, "{figures:?}");
+    // Derivatives, weight norms, their product, timing.
+    assert_eq!(figures.len(), 4, "{figures:?}");
     assert!(figures.iter().all(|f| f.exists()));
     let file = ResultsFile::load(&paths.results_file("decay-boston")).unwrap();
     let sweep = &file.results["sweeps"][0];
@@ -48,9 +48,14 @@ fn boston_smoke_writes_results_figures_and_report() {
     assert_eq!(estimate["profile"], "smoke");
     assert!(estimate["seconds"].as_f64().unwrap() > 0.0);
     let section = exp.report(&file);
-    // Three slopes and the wall time.
+    // Three slope rules and the wall time; every rule row states its rule and distance.
     assert_eq!(section.rows.len(), 4, "{:?}", section.rows);
-    assert!(section.rows[0].ours.contains("Δ = "));
+    assert!(section.rows[..3].iter().all(|r| r.rule.is_some()));
+    assert!(section.rows[0]
+        .rule
+        .as_deref()
+        .unwrap()
+        .contains("2σ + 0.1"));
 }
 
 #[test]

@@ -56,3 +56,33 @@ fn ntk_figures_and_report_from_committed_results() {
         section.verdict
     );
 }
+
+/// The SPEC §16 rules of `ntk`, just inside and just outside.
+#[test]
+fn ntk_rules_edges() {
+    use ftnn_experiments::limit::ntk::{continuous_rule, flat_rule, level_rule};
+    let label = |r: &ftnn_lab::Rule, v: f64, se: f64| r.judge(v, se).verdict.label();
+    // Level: 0.265 ± (2·0.01 + 0.03975).
+    let allowed = 2.0 * 0.01 + 0.15 * 0.265;
+    assert_eq!(
+        label(&level_rule(), 0.265 + allowed - 1e-6, 0.01),
+        "reproduced"
+    );
+    assert_eq!(
+        label(&level_rule(), 0.265 - allowed - 1e-6, 0.01),
+        "differs"
+    );
+    // Flat: |slope| ≤ 2 se + 0.1.
+    assert_eq!(label(&flat_rule(), 0.125, 0.0125), "reproduced");
+    assert_eq!(label(&flat_rule(), 0.126, 0.0125), "differs");
+    assert_eq!(label(&flat_rule(), -0.126, 0.0125), "differs");
+    // The theory's −0.5 for the 1/n init.
+    assert_eq!(label(&continuous_rule(), -0.599, 0.0), "reproduced");
+    assert_eq!(label(&continuous_rule(), -0.601, 0.0), "differs");
+    // The plain LeCun slope 0 and the continuous −0.5 cannot both hold for one value.
+    for v in [0.0, -0.1, -0.2, -0.25, -0.3, -0.4, -0.5] {
+        let both = label(&flat_rule(), v, 0.02) == "reproduced"
+            && label(&continuous_rule(), v, 0.02) == "reproduced";
+        assert!(!both, "{v}");
+    }
+}

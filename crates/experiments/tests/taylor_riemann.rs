@@ -1,7 +1,9 @@
 //! The smoke profiles of `taylor-checks` and `riemann` run end to end, and their stored results
 //! show the behaviour the experiments are about.
 
-use ftnn_experiments::limit::taylor_checks::{neuron_weights, original_slope_ok, single_neuron};
+use ftnn_experiments::limit::taylor_checks::{
+    b4_rule, neuron_weights, original_slope_ok, single_neuron,
+};
 use ftnn_experiments::limit::{riemann, taylor_checks};
 use ftnn_lab::{run_experiment, AnyExperiment, Paths, Profile, ResultsFile, RunStatus, Verdict};
 use indicatif::MultiProgress;
@@ -152,6 +154,16 @@ fn original_slope_rule_edges() {
 }
 
 #[test]
+fn b4_rule_edges() {
+    // Part A's b4 rule: |pooled z| ≤ 3.
+    let judge = |z: f64| b4_rule().judge(z, 0.0).verdict.label();
+    assert_eq!(judge(2.99), "reproduced");
+    assert_eq!(judge(-2.99), "reproduced");
+    assert_eq!(judge(3.01), "differs");
+    assert_eq!(judge(-3.01), "differs");
+}
+
+#[test]
 fn riemann_smoke() {
     let (_dir, _paths, stored) = run(&riemann::Riemann);
     let section = riemann::Riemann.report(&stored);
@@ -212,4 +224,27 @@ fn riemann_smoke() {
     // The stored left sum at n = 10 is the sum of the bars.
     let left10: f64 = (0..10).map(|k| riemann::z(k as f64 / 10.0)).sum::<f64>() / 10.0;
     assert!((bars[0]["left"].as_f64().unwrap() - left10).abs() < 1e-14);
+}
+
+#[test]
+fn riemann_rate_rules_edges() {
+    use ftnn_experiments::limit::riemann::{left_rule, midpoint_rule};
+    let label = |r: ftnn_lab::Rule, v: f64| r.judge(v, 0.01).verdict.label();
+    // Allowed distance: 2·0.01 + 0.1 = 0.12.
+    assert_eq!(label(left_rule(), -1.119), "reproduced");
+    assert_eq!(label(left_rule(), -0.881), "reproduced");
+    assert_eq!(label(left_rule(), -1.121), "differs");
+    assert_eq!(label(midpoint_rule(), -2.119), "reproduced");
+    assert_eq!(label(midpoint_rule(), -1.879), "differs");
+}
+
+#[test]
+fn filter_playground_rules_edges() {
+    use ftnn_experiments::limit::filter_playground::{smooth_rule, tv_rule};
+    let label = |r: ftnn_lab::Rule, v: f64| r.judge(v, 0.0).verdict.label();
+    assert_eq!(label(tv_rule(), 31.7349), "reproduced");
+    assert_eq!(label(tv_rule(), 31.7251), "reproduced");
+    assert_eq!(label(tv_rule(), 31.7351), "differs");
+    assert_eq!(label(smooth_rule(200), 0.47049), "reproduced");
+    assert_eq!(label(smooth_rule(200), 0.46949), "differs");
 }

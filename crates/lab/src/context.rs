@@ -164,12 +164,20 @@ pub struct Context {
     pub(crate) multi: MultiProgress,
     pub(crate) mode: Mode,
     pub(crate) incomplete: Mutex<Vec<ShardIncomplete>>,
+    pub(crate) device: candle_core::Device,
 }
 
 impl Context {
     /// The profile being run.
     pub fn profile(&self) -> Profile {
         self.profile
+    }
+    /// The device the run's tensors are created on (`cargo xtask run ID --device cuda`; the
+    /// host by default). Experiments may keep their CPU fast paths (the MLP engine's loops);
+    /// crash masks are drawn on the host from the seeded streams whatever the device, so the
+    /// numbers agree within float tolerance.
+    pub fn device(&self) -> &candle_core::Device {
+        &self.device
     }
     /// The experiment's results directory.
     pub fn dir(&self) -> &ExperimentDir {

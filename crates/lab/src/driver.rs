@@ -167,6 +167,19 @@ pub fn run_experiment_with(
     paths: &Paths,
     multi: &MultiProgress,
 ) -> anyhow::Result<RunStatus> {
+    run_experiment_on(exp, opts, &candle_core::Device::Cpu, paths, multi)
+}
+
+/// [`run_experiment_with`] with the experiment's tensors on `device` ([`Context::device`]);
+/// `run_experiment_with` is this on the host. Results do not record the device: a run on a GPU
+/// is the same experiment, equal within float tolerance.
+pub fn run_experiment_on(
+    exp: &dyn AnyExperiment,
+    opts: &RunOptions,
+    device: &candle_core::Device,
+    paths: &Paths,
+    multi: &MultiProgress,
+) -> anyhow::Result<RunStatus> {
     let (profile, force, shard) = (opts.profile, opts.force, opts.shard);
     if force && shard.is_some() {
         anyhow::bail!(
@@ -195,7 +208,16 @@ pub fn run_experiment_with(
         let _ = std::fs::remove_dir_all(dir.path().join("steps").join(&key));
     }
     let mode = shard.map_or(Mode::All, Mode::Shard);
-    execute(exp, profile, paths, &dir, mode, opts.keep_stale, multi)
+    execute(
+        exp,
+        profile,
+        paths,
+        &dir,
+        mode,
+        opts.keep_stale,
+        device,
+        multi,
+    )
 }
 
 /// Assembles the results of `exp` under `profile` from its stored steps and jobs alone,
@@ -225,7 +247,19 @@ pub fn merge_experiment(
         return Ok(None);
     }
     let dir = ExperimentDir::new(&paths.results, exp.id())?;
-    execute(exp, profile, paths, &dir, Mode::MergeOnly, true, multi).map(Some)
+    // A merge computes nothing: the host is as good as any device.
+    let host = candle_core::Device::Cpu;
+    execute(
+        exp,
+        profile,
+        paths,
+        &dir,
+        Mode::MergeOnly,
+        true,
+        &host,
+        multi,
+    )
+    .map(Some)
 }
 
 /// The state of the stored results of one experiment and parameters hash.
@@ -283,6 +317,7 @@ fn steps_key(profile: Profile, hash: &str) -> String {
 
 /// Runs `exp` in `mode` with its checkpoints in `dir` (stale ones discarded unless
 /// `keep_stale`), then writes its results and figures.
+#[allow(clippy::too_many_arguments)] // the run's settings, each used once
 fn execute(
     exp: &dyn AnyExperiment,
     profile: Profile,
@@ -290,6 +325,7 @@ fn execute(
     dir: &ExperimentDir,
     mode: Mode,
     keep_stale: bool,
+    device: &candle_core::Device,
     multi: &MultiProgress,
 ) -> anyhow::Result<RunStatus> {
     let params = exp.params_json(profile);
@@ -304,6 +340,7 @@ fn execute(
         multi: multi.clone(),
         mode,
         incomplete: Mutex::new(Vec::new()),
+        device: device.clone(),
     };
     let start = Instant::now();
     let outcome = match exp.run_json(&ctx) {

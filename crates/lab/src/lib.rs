@@ -28,19 +28,21 @@ pub mod profile;
 pub mod provenance;
 pub mod report;
 pub mod results_file;
+pub mod rule;
 pub mod section;
 pub mod store;
 
 pub use compare::{compare, describe, Comparison, Deviation};
 pub use context::{abbreviate, Context, Shard, ShardIncomplete};
 pub use driver::{
-    draw_figures, merge_experiment, params_hash, run_experiment, run_experiment_with, Paths,
-    RunOptions, RunStatus,
+    draw_figures, merge_experiment, params_hash, run_experiment, run_experiment_on,
+    run_experiment_with, Paths, RunOptions, RunStatus,
 };
 pub use error::LabError;
 pub use experiment::{AnyExperiment, Csv, Experiment, JsonOutcome, Outcome, Stored};
 pub use profile::Profile;
 pub use provenance::Freshness;
-pub use report::{read_section, write_report};
+pub use report::{read_section, write_catalogue_report, write_report, Planned};
 pub use results_file::{utc_string, ResultsFile};
+pub use rule::{Judgement, Rule, Target};
 pub use section::{PaperRow, ReportSection, Verdict};

@@ -15,10 +15,31 @@ use crate::store::{create_dir_all, write_atomic};
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
+/// An experiment of the paper's catalogue (SPEC §10) that the report lists whether or not it is
+/// implemented: its id and the original notebook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Planned {
+    /// The experiment's id (`cargo xtask run ID`).
+    pub id: &'static str,
+    /// The original notebook(s).
+    pub origin: &'static str,
+}
+
 /// Writes the report of `exps` (the registry, in its order) to `out`, atomically, from the
 /// results and the figures (redrawn) under `paths`.
 pub fn write_report(
     exps: &[&dyn AnyExperiment],
+    paths: &Paths,
+    out: &Path,
+) -> Result<(), crate::LabError> {
+    write_catalogue_report(exps, &[], paths, out)
+}
+
+/// [`write_report`] that also counts the experiments of `catalogue` (SPEC §10's full list)
+/// that `exps` lacks, listing each as *not implemented* ("16 of 23 implemented").
+pub fn write_catalogue_report(
+    exps: &[&dyn AnyExperiment],
+    catalogue: &[Planned],
     paths: &Paths,
     out: &Path,
 ) -> Result<(), crate::LabError> {
@@ -27,7 +48,7 @@ pub fn write_report(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     create_dir_all(base)?;
-    let (text, problems) = render(exps, paths, base);
+    let (text, problems) = render(exps, catalogue, paths, base);
     write_atomic(out, text.as_bytes())?;
     // The report covers what can be read; a malformed results file is an error naming it.
     if problems.is_empty() {
@@ -97,12 +118,21 @@ pub fn read_section(
 
 /// The Markdown of the report, with links relative to `base` (the report's directory).
 pub fn render_report(exps: &[&dyn AnyExperiment], paths: &Paths, base: &Path) -> String {
-    render(exps, paths, base).0
+    render(exps, &[], paths, base).0
 }
 
 /// [`render_report`], with the results files that cannot be read (each naming the file).
-fn render(exps: &[&dyn AnyExperiment], paths: &Paths, base: &Path) -> (String, Vec<String>) {
+fn render(
+    exps: &[&dyn AnyExperiment],
+    catalogue: &[Planned],
+    paths: &Paths,
+    base: &Path,
+) -> (String, Vec<String>) {
     let mut problems = Vec::new();
+    let missing: Vec<&Planned> = catalogue
+        .iter()
+        .filter(|p| !exps.iter().any(|e| e.id() == p.id))
+        .collect();
     let entries: Vec<Entry> = exps
         .iter()
         .map(|&exp| {
@@ -182,6 +212,26 @@ fn render(exps: &[&dyn AnyExperiment], paths: &Paths, base: &Path) -> (String, V
         .iter()
         .filter(|e| e.fresh.as_ref().is_some_and(Freshness::is_stale))
         .count();
+    if !catalogue.is_empty() {
+        let _ = writeln!(
+            md,
+            "Catalogue: {} of the {} experiments of SPEC §10 are implemented{}.\n",
+            entries.len(),
+            entries.len() + missing.len(),
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; not implemented: {}",
+                    missing
+                        .iter()
+                        .map(|p| format!("`{}`", p.id))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        );
+    }
     let _ = writeln!(
         md,
         "Results: {ran} of {} experiments{when}{vers}; {stale} of them stale (computed by \
@@ -248,6 +298,14 @@ fn render(exps: &[&dyn AnyExperiment], paths: &Paths, base: &Path) -> (String, V
             }
         }
     }
+    for p in &missing {
+        let _ = writeln!(
+            md,
+            "| [`{}`](#{}) | — | not implemented | — | — | — |",
+            p.id,
+            anchor(p.id)
+        );
+    }
     md.push('\n');
 
     for e in &entries {
@@ -296,15 +354,20 @@ fn render(exps: &[&dyn AnyExperiment], paths: &Paths, base: &Path) -> (String, V
             );
         }
         if !s.rows.is_empty() {
-            let _ = writeln!(md, "| quantity | paper | ours | verdict |");
-            let _ = writeln!(md, "|---|---|---|---|");
+            let _ = writeln!(
+                md,
+                "| quantity | paper | ours | rule (SPEC §16) | distance | verdict |"
+            );
+            let _ = writeln!(md, "|---|---|---|---|---|---|");
             for row in &s.rows {
                 let _ = writeln!(
                     md,
-                    "| {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} |",
                     cell(&row.quantity),
                     cell(&row.paper),
                     cell(&row.ours),
+                    cell(row.rule.as_deref().unwrap_or("—")),
+                    cell(row.distance.as_deref().unwrap_or("—")),
                     cell(&row.verdict.to_string())
                 );
             }
@@ -333,6 +396,15 @@ fn render(exps: &[&dyn AnyExperiment], paths: &Paths, base: &Path) -> (String, V
         let _ = writeln!(
             md,
             "<details><summary>Parameters</summary>\n\n```json\n{params}\n```\n\n</details>\n"
+        );
+    }
+    for p in &missing {
+        let _ = writeln!(md, "## {}\n", p.id);
+        let _ = writeln!(
+            md,
+            "Not implemented — original: `{}`. SPEC §10 lists it; ftnn has no experiment for it \
+             yet.\n",
+            p.origin
         );
     }
     (md, problems)

@@ -53,6 +53,12 @@ pub struct PaperRow {
     pub ours: String,
     /// Whether this row agrees.
     pub verdict: Verdict,
+    /// The SPEC §16 rule that decided the verdict ([`crate::rule::Rule::describe`]), where
+    /// there is one.
+    pub rule: Option<String>,
+    /// Our distance from the paper's value in units of the combined uncertainty
+    /// ([`crate::rule::Judgement::distance_text`]), where it was computed.
+    pub distance: Option<String>,
 }
 
 impl PaperRow {
@@ -68,7 +74,16 @@ impl PaperRow {
             paper: paper.into(),
             ours: ours.into(),
             verdict,
+            rule: None,
+            distance: None,
         }
+    }
+
+    /// The row with the rule that decided it and the distance in σ (SPEC §16).
+    pub fn with_rule(mut self, rule: impl Into<String>, distance: Option<String>) -> Self {
+        self.rule = Some(rule.into());
+        self.distance = distance;
+        self
     }
 }
 

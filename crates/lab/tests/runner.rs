@@ -195,7 +195,7 @@ fn report_from_stored_results() {
         "## Summary",
         "| [`counting`](#counting) | smoke | reproduced |",
         "## counting",
-        "| total | 21 | 21 | reproduced |",
+        "| total | 21 | 21 | — | — | reproduced |",
         "**Verdict: reproduced**",
         "**Conclusion.** total 21",
         "![counting: steps](figures/counting/steps.png)",

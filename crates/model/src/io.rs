@@ -181,6 +181,7 @@ impl Mlp {
             // Report a missing file as an I/O error on it, as `load` does.
             read_file(path)?;
         }
+        // Host read: the MLP keeps its weights as host vectors (its engine's loops are CPU).
         let st = ftnn_data::load_weights(path, &Device::Cpu).map_err(|e| data_err(path, e))?;
         let tensors: Vec<(String, Vec<usize>, Vec<f32>)> = st
             .names()
@@ -264,7 +265,8 @@ fn data_err(path: &Path, e: DataError) -> ModelError {
     }
 }
 
-/// Parses safetensors bytes by the shared reader (tensors on the CPU, with the metadata).
+/// Parses safetensors bytes by the shared reader (tensors on the host, with the metadata: the
+/// values become the MLP's host vectors).
 fn parse_safetensors(path: &Path, bytes: &[u8]) -> Result<NamedTensors> {
     ftnn_data::parse_safetensors(path, bytes, &Device::Cpu).map_err(|e| match e {
         DataError::Weights { reason, .. } => file_err(

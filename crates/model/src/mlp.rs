@@ -34,7 +34,22 @@ pub struct Dense {
 
 impl Dense {
     /// A layer from a row-major weight `[n_out, n_in]` and a bias `[n_out]`; all values finite.
+    /// Its GEMM tensors live on the host: the MLP engine's hot loops are CPU loops (use
+    /// [`Dense::new_on`] for another device).
     pub fn new(weight: Vec<f32>, bias: Vec<f32>, n_out: usize, n_in: usize) -> Result<Self> {
+        Self::new_on(weight, bias, n_out, n_in, &Device::Cpu)
+    }
+
+    /// [`Dense::new`] with the GEMM tensors (`W`, `Wᵀ`) on `device`; the GEMM helpers
+    /// ([`Dense::matmul_rows`], [`Dense::backward_rows`], …) then run there, taking and
+    /// returning host vectors.
+    pub fn new_on(
+        weight: Vec<f32>,
+        bias: Vec<f32>,
+        n_out: usize,
+        n_in: usize,
+        device: &Device,
+    ) -> Result<Self> {
         if n_in == 0 || n_out == 0 {
             return Err(ModelError::Architecture(format!(
                 "a layer of shape [{n_out}, {n_in}] has no neurons"
@@ -55,8 +70,8 @@ impl Dense {
                 weight_t[i * n_out + o] = weight[o * n_in + i];
             }
         }
-        let weight_t_tensor = Tensor::from_slice(&weight_t, (n_in, n_out), &Device::Cpu)?;
-        let weight_tensor = Tensor::from_slice(&weight, (n_out, n_in), &Device::Cpu)?;
+        let weight_t_tensor = Tensor::from_slice(&weight_t, (n_in, n_out), device)?;
+        let weight_tensor = Tensor::from_slice(&weight, (n_out, n_in), device)?;
         Ok(Self {
             n_in,
             n_out,
@@ -89,11 +104,15 @@ impl Dense {
     pub fn column(&self, i: usize) -> &[f32] {
         &self.weight_t[i * self.n_out..(i + 1) * self.n_out]
     }
-    /// `Wᵀ` as a CPU candle tensor `[n_in, n_out]`.
+    /// The device of the GEMM tensors.
+    pub fn device(&self) -> &Device {
+        self.weight_tensor.device()
+    }
+    /// `Wᵀ` as a candle tensor `[n_in, n_out]` (on the host unless built by [`Dense::new_on`]).
     pub fn weight_t_tensor(&self) -> &Tensor {
         &self.weight_t_tensor
     }
-    /// `W` as a CPU candle tensor `[n_out, n_in]`.
+    /// `W` as a candle tensor `[n_out, n_in]` (on [`Dense::device`]).
     pub fn weight_tensor(&self) -> &Tensor {
         &self.weight_tensor
     }
@@ -107,7 +126,7 @@ impl Dense {
     /// column layout that keeps the GEMM's inner dimension contiguous (`[n_in, cols]`).
     pub fn backward_cols(&self, gt: Vec<f32>, cols: usize) -> Result<Vec<f32>> {
         debug_assert_eq!(gt.len(), cols * self.n_out);
-        let gt = Tensor::from_vec(gt, (self.n_out, cols), &Device::Cpu)?;
+        let gt = Tensor::from_vec(gt, (self.n_out, cols), self.device())?;
         Ok(self
             .weight_t_tensor
             .matmul(&gt)?
@@ -126,7 +145,7 @@ impl Dense {
     /// The bias is not added: callers fuse it with the activation.
     pub fn matmul_rows(&self, y: Vec<f32>, rows: usize) -> Result<Vec<f32>> {
         debug_assert_eq!(y.len(), rows * self.n_in);
-        let y = Tensor::from_vec(y, (rows, self.n_in), &Device::Cpu)?;
+        let y = Tensor::from_vec(y, (rows, self.n_in), self.device())?;
         Ok(y.matmul(&self.weight_t_tensor)?
             .flatten_all()?
             .to_vec1::<f32>()?)
@@ -138,7 +157,7 @@ impl Dense {
     /// second-order Taylor bound b5 needs (SPEC §4).
     pub fn matmul_rows_squared_weights(&self, y: Vec<f32>, rows: usize) -> Result<Vec<f32>> {
         debug_assert_eq!(y.len(), rows * self.n_in);
-        let y = Tensor::from_vec(y, (rows, self.n_in), &Device::Cpu)?;
+        let y = Tensor::from_vec(y, (rows, self.n_in), self.device())?;
         Ok(y.matmul(&self.weight_t_tensor.sqr()?)?
             .flatten_all()?
             .to_vec1::<f32>()?)
@@ -148,11 +167,12 @@ impl Dense {
 /// `G W` for `rows` stacked row vectors `G` (`[rows, n_out]`) and a weight tensor `W`
 /// (`[n_out, n_in]`): the row-layout backward step through a linear layer, by one candle GEMM
 /// `[rows, n_out] × [n_out, n_in]`. [`Dense::backward_rows`] is this step on a layer of a
-/// network; the analytic training step calls it on the weights being trained.
+/// network; the analytic training step calls it on the weights being trained. It runs on the
+/// device of `w`.
 pub fn backward_rows(w: &Tensor, g: Vec<f32>, rows: usize) -> Result<Vec<f32>> {
     let n_out = w.dims2()?.0;
     debug_assert_eq!(g.len(), rows * n_out);
-    let g = Tensor::from_vec(g, (rows, n_out), &Device::Cpu)?;
+    let g = Tensor::from_vec(g, (rows, n_out), w.device())?;
     Ok(g.matmul(w)?.flatten_all()?.to_vec1::<f32>()?)
 }
 

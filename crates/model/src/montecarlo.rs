@@ -23,6 +23,15 @@
 //!
 //! [`Strategy::Dense`] recomputes every row from the input with full masked forward passes —
 //! the naive method, with the same crash patterns — and exists to test the fast path.
+//!
+//! # Devices
+//! This engine is host code (its GEMM tensors are on the CPU, its sparse updates and fused
+//! epilogues are CPU loops). On another device (`--device cuda`) the same estimate runs on
+//! [`crate::seq::SeqMonteCarlo`] with the network converted by `Sequential::from_mlp`: batched
+//! masks and GEMMs in candle. The rule on every device: crash masks are drawn on the host from
+//! ftnn's seeded ChaCha8 block streams and uploaded, never by a device RNG, so CPU and GPU runs
+//! with the same seed use the same masks and agree within float tolerance
+//! (`cargo xtask gpu-check` compares them).
 
 use crate::crash::{block_rng, sample_crashes};
 use crate::error::{ModelError, Result};

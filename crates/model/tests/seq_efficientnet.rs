@@ -11,13 +11,13 @@
 //! (657, .274), (744, .140), (540, .103). The PNGs agree to ±0.006.
 
 use candle_core::{Device, Tensor};
+use ftnn_data::images::{load_image, Preprocess};
 use ftnn_data::{DataDir, EFFICIENTNET_LITE0_ARCH};
 use ftnn_model::seq::efficientnet::{
     efficientnet_lite0_arch_json, efficientnet_lite0_architecture,
 };
 use ftnn_model::seq::LayerSpec;
 use ftnn_model::Sequential;
-use image::imageops::FilterType;
 use std::collections::BTreeMap;
 
 /// The committed architecture file equals the one generated from the tensors' shapes
@@ -59,22 +59,9 @@ fn committed_architecture_is_generated_from_the_tensor_shapes() {
 }
 
 /// EfficientNet-Lite0's input: centre square crop, bilinear resize to 224 × 224,
-/// (v − 127)/128, RGB channels first.
+/// (v − 127)/128, RGB channels first (ftnn-data's `efficientnet` pipeline).
 fn preprocess(path: &std::path::Path) -> Vec<f32> {
-    let rgb = image::open(path).unwrap().to_rgb8();
-    let (w, h) = rgb.dimensions();
-    let side = w.min(h);
-    let crop =
-        image::imageops::crop_imm(&rgb, (w - side) / 2, (h - side) / 2, side, side).to_image();
-    let img = image::imageops::resize(&crop, 224, 224, FilterType::Triangle);
-    let plane = 224 * 224;
-    let mut x = vec![0f32; 3 * plane];
-    for (i, px) in img.pixels().enumerate() {
-        for c in 0..3 {
-            x[c * plane + i] = (px.0[c] as f32 - 127.0) / 128.0;
-        }
-    }
-    x
+    load_image(path, Preprocess::Efficientnet, &[3, 224, 224]).unwrap()
 }
 
 /// The (class, probability) pairs of the five largest softmax probabilities.

@@ -17,6 +17,8 @@
 //! * [`loglog_fit`] — per-width points, mean ± 1 sd band of log(value) and fitted lines
 //!   `log y = a log n + c` (SPEC §8);
 //! * [`twin_axis`] — lines against a left and a right y axis.
+//! * [`band_plot`], [`twin_band_plot`] — lines with filled bands (mean ± 1 sd over
+//!   repetitions), on one or two y axes.
 //! * [`bars_under_curves`] — adjacent bars on given edges (a histogram of known heights, a
 //!   Riemann sum) under one or more curves.
 //!
@@ -24,6 +26,7 @@
 //! non-positive values; every axis drops non-finite values.
 
 mod axis;
+mod band;
 mod bars;
 mod lines;
 mod render;
@@ -31,6 +34,7 @@ mod style;
 mod twin;
 mod types;
 
+pub use band::{band_plot, twin_band_plot, Band};
 pub use bars::{bar_chart, box_plots, fmt_value, histogram};
 pub use lines::{line_plot, loglog_fit, scatter};
 pub use style::color;

@@ -18,6 +18,9 @@ pub(crate) struct Lines {
     pub(crate) identity: bool,
 }
 
+/// Series with more points than this are drawn with 1-pixel lines.
+const DENSE_POINTS: usize = 300;
+
 impl Draw for Lines {
     fn draw<DB: DrawingBackend>(&self, area: &Area<DB>) -> anyhow::Result<()>
     where
@@ -72,7 +75,10 @@ impl Draw for Lines {
                 .collect();
             trace(&x, &y, &pts, self.lines, &mut occupied);
             if self.lines {
-                ch.draw_series(LineSeries::new(pts.clone(), col.stroke_width(3)))?
+                // Thick polylines through many zig-zagging points grow miter spikes far beyond
+                // the data (and over the title): dense series are drawn thin.
+                let width = if pts.len() > DENSE_POINTS { 1 } else { 3 };
+                ch.draw_series(LineSeries::new(pts.clone(), col.stroke_width(width)))?
                     .label(s.label.as_str())
                     .legend(line_legend(col));
                 if pts.len() <= 60 {

@@ -19,17 +19,20 @@ use ftnn_model::backward::{self, Stop};
 use ftnn_model::Activation;
 use ftnn_model::Loss;
 
-/// Widths, activation and loss of the network being trained.
+/// Widths, activation and loss of the network being trained, and the device of its GEMMs
+/// (the fused loops around them run on the host whatever it is).
 pub(crate) struct Shape<'a> {
     pub sizes: &'a [usize],
     pub activation: Activation,
     pub k: f32,
     pub loss: Loss,
+    pub device: &'a Device,
 }
 
 /// `a [rows, inner] · b` where `b` is `[inner, cols]` (`b_t == false`) or `[cols, inner]`
-/// (`b_t == true`), by candle's GEMM.
+/// (`b_t == true`), by candle's GEMM on `dev`.
 fn gemm(
+    dev: &Device,
     a: Vec<f32>,
     rows: usize,
     inner: usize,
@@ -37,19 +40,26 @@ fn gemm(
     cols: usize,
     b_t: bool,
 ) -> Result<Vec<f32>> {
-    let a = Tensor::from_vec(a, (rows, inner), &Device::Cpu)?;
+    let a = Tensor::from_vec(a, (rows, inner), dev)?;
     let b = if b_t {
-        Tensor::from_slice(b, (cols, inner), &Device::Cpu)?.t()?
+        Tensor::from_slice(b, (cols, inner), dev)?.t()?
     } else {
-        Tensor::from_slice(b, (inner, cols), &Device::Cpu)?
+        Tensor::from_slice(b, (inner, cols), dev)?
     };
     Ok(a.matmul(&b)?.flatten_all()?.to_vec1::<f32>()?)
 }
 
-/// `aᵀ b` for `a [rows, m]`, `b [rows, n]`: `[m, n]`.
-fn gemm_tn(a: &[f32], rows: usize, m: usize, b: &[f32], n: usize) -> Result<Vec<f32>> {
-    let a = Tensor::from_slice(a, (rows, m), &Device::Cpu)?;
-    let b = Tensor::from_slice(b, (rows, n), &Device::Cpu)?;
+/// `aᵀ b` for `a [rows, m]`, `b [rows, n]`: `[m, n]`, on `dev`.
+fn gemm_tn(
+    dev: &Device,
+    a: &[f32],
+    rows: usize,
+    m: usize,
+    b: &[f32],
+    n: usize,
+) -> Result<Vec<f32>> {
+    let a = Tensor::from_slice(a, (rows, m), dev)?;
+    let b = Tensor::from_slice(b, (rows, n), dev)?;
     Ok(a.t()?.matmul(&b)?.flatten_all()?.to_vec1::<f32>()?)
 }
 
@@ -92,6 +102,7 @@ pub(crate) fn data_gradients(
     let mut derivs = vec![Vec::new(); n_layers + 1];
     for l in 1..=n_layers {
         let mut z = gemm(
+            shape.device,
             ys[l - 1].clone(),
             n,
             sizes[l - 1],
@@ -136,7 +147,7 @@ pub(crate) fn data_gradients(
     };
     let at_z = |l: usize, g: &[f32]| -> Result<()> {
         let (n_l, n_prev) = (sizes[l], sizes[l - 1]);
-        grads[2 * (l - 1)] = gemm_tn(g, n, n_l, &ys[l - 1], n_prev)?;
+        grads[2 * (l - 1)] = gemm_tn(shape.device, g, n, n_l, &ys[l - 1], n_prev)?;
         let mut db = vec![0f32; n_l];
         for row in g.chunks_exact(n_l) {
             for (s, &v) in db.iter_mut().zip(row) {
@@ -147,7 +158,7 @@ pub(crate) fn data_gradients(
         Ok(())
     };
     let vjp = |l: usize, g: Vec<f32>| -> Result<Vec<f32>> {
-        let w = Tensor::from_slice(&host[2 * (l - 1)], (sizes[l], sizes[l - 1]), &Device::Cpu)?;
+        let w = Tensor::from_slice(&host[2 * (l - 1)], (sizes[l], sizes[l - 1]), shape.device)?;
         Ok(ftnn_model::mlp::backward_rows(&w, g, n)?)
     };
     backward::walk(g, n_layers, Stop::Z(1), scale, at_z, |_, _| Ok(()), vjp)?;

@@ -155,12 +155,12 @@ impl Dataset {
         &self.targets[r * self.n_out..(r + 1) * self.n_out]
     }
     /// Inputs and targets of the examples `idx` as `[idx.len(), n_in]` and
-    /// `[idx.len(), n_out]` tensors (one gather per mini-batch).
-    pub(crate) fn batch(&self, idx: &[u32]) -> Result<(Tensor, Tensor)> {
+    /// `[idx.len(), n_out]` tensors on `device` (one gather per mini-batch, on the host).
+    pub(crate) fn batch(&self, idx: &[u32], device: &Device) -> Result<(Tensor, Tensor)> {
         let (x, t) = self.batch_values(idx);
         Ok((
-            Tensor::from_vec(x, (idx.len(), self.n_in), &Device::Cpu)?,
-            Tensor::from_vec(t, (idx.len(), self.n_out), &Device::Cpu)?,
+            Tensor::from_vec(x, (idx.len(), self.n_in), device)?,
+            Tensor::from_vec(t, (idx.len(), self.n_out), device)?,
         ))
     }
 
@@ -180,11 +180,11 @@ impl Dataset {
         )
     }
 
-    /// All inputs and targets as tensors.
-    pub(crate) fn tensors(&self) -> Result<(Tensor, Tensor)> {
+    /// All inputs and targets as tensors on `device`.
+    pub(crate) fn tensors(&self, device: &Device) -> Result<(Tensor, Tensor)> {
         Ok((
-            Tensor::from_slice(&self.x, (self.rows, self.n_in), &Device::Cpu)?,
-            Tensor::from_slice(&self.targets, (self.rows, self.n_out), &Device::Cpu)?,
+            Tensor::from_slice(&self.x, (self.rows, self.n_in), device)?,
+            Tensor::from_slice(&self.targets, (self.rows, self.n_out), device)?,
         ))
     }
 }

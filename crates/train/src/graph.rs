@@ -162,8 +162,9 @@ pub(crate) fn activate(activation: Activation, k: f64, z: &Tensor) -> candle_cor
 pub(crate) struct Smoothers(Vec<ftnn_continuity::Smoother>);
 
 impl Smoothers {
-    /// Operators for the hidden layers of a network of widths `sizes` when `needed`.
-    pub fn new(sizes: &[usize], needed: bool) -> Result<Self> {
+    /// Operators for the hidden layers of a network of widths `sizes` when `needed`, on
+    /// `device`.
+    pub fn new(sizes: &[usize], needed: bool, device: &candle_core::Device) -> Result<Self> {
         if !needed {
             return Ok(Self::default());
         }
@@ -171,7 +172,7 @@ impl Smoothers {
         Ok(Self(
             hidden
                 .iter()
-                .map(|&n| ftnn_continuity::Smoother::new(n, DType::F32, &candle_core::Device::Cpu))
+                .map(|&n| ftnn_continuity::Smoother::new(n, DType::F32, device))
                 .collect::<std::result::Result<_, _>>()?,
         ))
     }
@@ -196,7 +197,11 @@ impl Smoothers {
         }
         match acc {
             Some(a) => Ok(a),
-            None => Ok(Tensor::zeros((), DType::F32, &candle_core::Device::Cpu)?),
+            // No hidden layer: a zero on the device of the parameters.
+            None => match weights.first() {
+                Some(w) => Ok(Tensor::zeros((), DType::F32, w.device())?),
+                None => Ok(Tensor::zeros((), DType::F32, &candle_core::Device::Cpu)?),
+            },
         }
     }
 }

@@ -41,6 +41,7 @@ pub mod loss;
 pub mod metrics;
 pub mod optim;
 pub mod regularizer;
+pub mod seq;
 pub mod trainer;
 
 pub use config::{CrashEval, TrainConfig};
@@ -50,4 +51,6 @@ pub use loss::{Loss, LossGraph};
 pub use metrics::{evaluate, evaluate_crashed, Metrics};
 pub use optim::{Optimizer, OptimizerState};
 pub use regularizer::Regularizer;
-pub use trainer::{dropout_masks, Backend, BatchProgress, EpochRecord, History, Trainer};
+pub use trainer::{
+    dropout_masks, dropout_masks_on, Backend, BatchProgress, EpochRecord, History, Trainer,
+};

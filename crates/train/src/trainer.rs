@@ -80,6 +80,7 @@ pub struct Trainer {
     smoothers: Smoothers,
     interrupt: Option<Arc<AtomicBool>>,
     backend: Backend,
+    device: Device,
 }
 
 /// How a training step computes its gradients.
@@ -96,8 +97,17 @@ pub enum Backend {
 }
 
 impl Trainer {
-    /// A fresh network initialised from `config.init` and `config.seed`.
+    /// A fresh network initialised from `config.init` and `config.seed`, trained on the host
+    /// ([`Trainer::new_on`] for another device).
     pub fn new(config: TrainConfig) -> Result<Self> {
+        Self::new_on(config, &Device::Cpu)
+    }
+
+    /// [`Trainer::new`] with the parameters, mini-batches, crash-dropout masks and GEMMs on
+    /// `device`. The initialisation, the shuffles and the masks are drawn on the host from the
+    /// same seeded streams whatever the device, and the optimizer update stays the host loop,
+    /// so a CPU and a GPU run of the same configuration agree within float tolerance.
+    pub fn new_on(config: TrainConfig, device: &Device) -> Result<Self> {
         config.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let net = Mlp::init(
@@ -107,11 +117,16 @@ impl Trainer {
             config.init,
             &mut rng,
         )?;
-        Self::from_model(config, &net)
+        Self::from_model_on(config, &net, device)
     }
 
-    /// Continues training `net`, which must have the configured sizes.
+    /// Continues training `net`, which must have the configured sizes, on the host.
     pub fn from_model(config: TrainConfig, net: &Mlp) -> Result<Self> {
+        Self::from_model_on(config, net, &Device::Cpu)
+    }
+
+    /// [`Trainer::from_model`] on `device` (see [`Trainer::new_on`]).
+    pub fn from_model_on(config: TrainConfig, net: &Mlp, device: &Device) -> Result<Self> {
         config.validate()?;
         if net.sizes() != config.sizes {
             return Err(TrainError::Config(format!(
@@ -126,12 +141,12 @@ impl Trainer {
             weights.push(Var::from_tensor(&Tensor::from_slice(
                 d.weight(),
                 (d.n_out(), d.n_in()),
-                &Device::Cpu,
+                device,
             )?)?);
             biases.push(Var::from_tensor(&Tensor::from_slice(
                 d.bias(),
                 d.n_out(),
-                &Device::Cpu,
+                device,
             )?)?);
             host.push(d.weight().to_vec());
             host.push(d.bias().to_vec());
@@ -144,6 +159,7 @@ impl Trainer {
                 .regularizers
                 .iter()
                 .any(|r| matches!(r, Regularizer::Continuous { .. })),
+            device,
         )?;
         Ok(Self {
             config,
@@ -154,6 +170,7 @@ impl Trainer {
             smoothers,
             interrupt: None,
             backend: Backend::Auto,
+            device: device.clone(),
         })
     }
 
@@ -168,6 +185,11 @@ impl Trainer {
     pub fn with_backend(mut self, backend: Backend) -> Self {
         self.backend = backend;
         self
+    }
+
+    /// The device of the parameters and mini-batches.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// The configuration.
@@ -305,7 +327,7 @@ impl Trainer {
     pub fn objective(&self, data: &Dataset) -> Result<(f64, Vec<Vec<f32>>)> {
         self.config.check_data(data, "given")?;
         let masks = vec![None; self.config.sizes.len()];
-        let (x, t) = data.tensors()?;
+        let (x, t) = data.tensors(&self.device)?;
         let (objective, _) = self.forward_objective(&x, &t, masks)?;
         let grads = self.gradients(&objective)?;
         Ok((objective.to_scalar::<f32>()? as f64, grads))
@@ -384,6 +406,7 @@ impl Trainer {
                 activation: self.config.activation,
                 k: self.config.k_lips as f32,
                 loss: self.config.loss,
+                device: &self.device,
             };
             let (loss, y, mut grads) = data_gradients(&shape, &self.host, x, &t, &masks, n)?;
             let reg = add_regularizers(
@@ -396,12 +419,12 @@ impl Trainer {
             )?;
             return Ok((loss + reg, grads, y));
         }
-        let (x, t) = data.batch(idx)?;
+        let (x, t) = data.batch(idx, &self.device)?;
         let masks = masks
             .into_iter()
             .zip(&self.config.sizes)
             .map(|(m, &w)| {
-                m.map(|m| Tensor::from_vec(m, (n, w), &Device::Cpu))
+                m.map(|m| Tensor::from_vec(m, (n, w), &self.device))
                     .transpose()
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
@@ -431,12 +454,12 @@ impl Trainer {
             w.set(&Tensor::from_slice(
                 &self.host[2 * l],
                 w.shape(),
-                &Device::Cpu,
+                &self.device,
             )?)?;
             b.set(&Tensor::from_slice(
                 &self.host[2 * l + 1],
                 b.shape(),
-                &Device::Cpu,
+                &self.device,
             )?)?;
         }
         Ok((value, y))
@@ -445,7 +468,8 @@ impl Trainer {
 
 /// Crash-dropout masks for a batch of `n` examples of a network of widths `sizes`: per layer
 /// of neurons, `None` where nothing can crash, else `[n, n_l]` with 1 (alive) or 0 (crashed)
-/// — never rescaled by 1/(1 − p) (SPEC §1). Drawn from stream `stream` of `ChaCha8(seed)`.
+/// — never rescaled by 1/(1 − p) (SPEC §1). Drawn from stream `stream` of `ChaCha8(seed)`;
+/// tensors on the host ([`dropout_masks_on`] for another device).
 pub fn dropout_masks(
     sizes: &[usize],
     p: Option<&FailureVector>,
@@ -453,11 +477,24 @@ pub fn dropout_masks(
     seed: u64,
     stream: u64,
 ) -> Result<Vec<Option<Tensor>>> {
+    dropout_masks_on(sizes, p, n, seed, stream, &Device::Cpu)
+}
+
+/// [`dropout_masks`] uploaded to `device`: drawn on the host from the same stream, so every
+/// device gets the same masks.
+pub fn dropout_masks_on(
+    sizes: &[usize],
+    p: Option<&FailureVector>,
+    n: usize,
+    seed: u64,
+    stream: u64,
+    device: &Device,
+) -> Result<Vec<Option<Tensor>>> {
     dropout_mask_values(sizes, p, n, seed, stream)?
         .into_iter()
         .zip(sizes)
         .map(|(m, &w)| {
-            m.map(|m| Tensor::from_vec(m, (n, w), &Device::Cpu))
+            m.map(|m| Tensor::from_vec(m, (n, w), device))
                 .transpose()
                 .map_err(TrainError::from)
         })

@@ -21,7 +21,7 @@
 
 use super::to_vec;
 use crate::error::Result;
-use candle_core::{DType, Device, Storage, Tensor};
+use candle_core::{DType, Storage, Tensor};
 use ftnn_model::seq::{ActivationSpec, Conv2d, Pool2d};
 use ftnn_model::ModelError;
 use rayon::prelude::*;
@@ -135,7 +135,7 @@ pub(crate) fn conv_vjp(
             });
     }
     let dims = [rows, ch, h, w];
-    Ok(c(Tensor::from_vec(out, &dims[..], &Device::Cpu))?)
+    Ok(c(Tensor::from_vec(out, &dims[..], g.device()))?)
 }
 
 fn shape_error(what: &str, dims: &[usize]) -> crate::error::BoundsError {

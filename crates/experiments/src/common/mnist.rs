@@ -2,18 +2,17 @@
 //! (`dropout-comparison`, `regularization`, …): load MNIST once per run ([`LazyMnist`]),
 //! train one network from a seed ([`train_net`]), and measure the set of fault-tolerance
 //! quantities of a trained network ([`measure`], [`NetQuantities`]) — accuracies with and
-//! without crashes, the crashed MAE and MSE, the bounds b1–b4 (SPEC §4) averaged over a fixed
-//! set of test inputs, and the Frobenius sum norm.
+//! without crashes, the correct and crashed MAE, and the bounds b2–b4 (SPEC §4) averaged over
+//! the training inputs (SPEC §15).
 //!
 //! Everything is deterministic from the seeds: the training (initialisation, data order,
 //! crash-dropout masks) from [`TrainConfig::seed`], the crashed evaluation from the seed
 //! given to [`measure`].
 
 use anyhow::Context as _;
-use ftnn_bounds::{b1, b2, b3, b4, sum_norms, MeanStd, Norm};
+use ftnn_bounds::{b2, b3, b4, MeanStd};
 use ftnn_data::{load_mnist, DataDir, ImageSet, Split};
 use ftnn_model::{FailureVector, Inputs, Mlp};
-use ftnn_plot::Series;
 use ftnn_train::{evaluate, evaluate_crashed, Dataset, Loss, Metrics, TrainConfig, Trainer};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
@@ -112,10 +111,11 @@ pub fn train_net(config: TrainConfig, data: &MnistData) -> anyhow::Result<(Mlp, 
     Ok((trainer.model()?, objective))
 }
 
-/// The fault-tolerance quantities of one trained network (the 14 of the original notebook
-/// `ComparisonIncreasingDropoutMNIST`). Crashes are those of the failure vector given to
-/// [`measure`]; bound means are mean |E Δ| and bound variances mean std², both over the
-/// bound inputs and the outputs.
+/// The fault-tolerance quantities of one trained network: the 14 of the original notebook
+/// `ComparisonIncreasingDropoutMNIST` (SPEC §15). Crashes are those of the failure vector
+/// given to [`measure`]; MAEs are against the one-hot targets; bound means are the signed mean
+/// of E Δ and bound variances the mean of std², both over the bound inputs (the training
+/// inputs, as the original) and the outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct NetQuantities {
     /// Accuracy of the correct network on the training set.
@@ -126,26 +126,26 @@ pub struct NetQuantities {
     pub crash_acc_train: f64,
     /// Accuracy under crashes on the test set.
     pub crash_acc_test: f64,
-    /// Mean absolute error (against the one-hot targets) under crashes on the test set.
+    /// Mean absolute error of the correct network on the training set.
+    pub correct_mae_train: f64,
+    /// Mean absolute error of the correct network on the test set.
+    pub correct_mae_test: f64,
+    /// Mean absolute error under crashes on the training set.
+    pub crash_mae_train: f64,
+    /// Mean absolute error under crashes on the test set.
     pub crash_mae_test: f64,
-    /// Mean squared error (against the one-hot targets) under crashes on the test set.
-    pub crash_mse_test: f64,
-    /// b3: mean |E Δ|.
-    pub b3_mean: f64,
-    /// b3: mean Var Δ.
-    pub b3_var: f64,
-    /// b4: mean |E Δ|.
-    pub b4_mean: f64,
-    /// b4: mean Var Δ.
-    pub b4_var: f64,
-    /// b2: mean |E Δ|.
+    /// b2: mean E Δ.
     pub b2_mean: f64,
     /// b2: mean Var Δ.
     pub b2_var: f64,
-    /// b1 with q = 2, mean over the bound inputs.
-    pub b1: f64,
-    /// Σ_l ‖W_l‖_F.
-    pub fro_norm: f64,
+    /// b3: mean E Δ.
+    pub b3_mean: f64,
+    /// b3: mean Var Δ (p(1 − p) Σ_i d_i², SPEC §4; the original wrote p for p(1 − p)).
+    pub b3_var: f64,
+    /// b4: mean E Δ.
+    pub b4_mean: f64,
+    /// b4: mean Var Δ.
+    pub b4_var: f64,
 }
 
 /// One of the [`NetQuantities`].
@@ -159,10 +159,18 @@ pub enum Quantity {
     CrashAccTrain,
     /// [`NetQuantities::crash_acc_test`].
     CrashAccTest,
+    /// [`NetQuantities::correct_mae_train`].
+    CorrectMaeTrain,
+    /// [`NetQuantities::correct_mae_test`].
+    CorrectMaeTest,
+    /// [`NetQuantities::crash_mae_train`].
+    CrashMaeTrain,
     /// [`NetQuantities::crash_mae_test`].
-    CrashMae,
-    /// [`NetQuantities::crash_mse_test`].
-    CrashMse,
+    CrashMaeTest,
+    /// [`NetQuantities::b2_mean`].
+    B2Mean,
+    /// [`NetQuantities::b2_var`].
+    B2Var,
     /// [`NetQuantities::b3_mean`].
     B3Mean,
     /// [`NetQuantities::b3_var`].
@@ -171,14 +179,6 @@ pub enum Quantity {
     B4Mean,
     /// [`NetQuantities::b4_var`].
     B4Var,
-    /// [`NetQuantities::b2_mean`].
-    B2Mean,
-    /// [`NetQuantities::b2_var`].
-    B2Var,
-    /// [`NetQuantities::b1`].
-    B1,
-    /// [`NetQuantities::fro_norm`].
-    FroNorm,
 }
 
 impl Quantity {
@@ -188,16 +188,16 @@ impl Quantity {
         Self::CorrectAccTest,
         Self::CrashAccTrain,
         Self::CrashAccTest,
-        Self::CrashMae,
-        Self::CrashMse,
+        Self::CorrectMaeTrain,
+        Self::CorrectMaeTest,
+        Self::CrashMaeTrain,
+        Self::CrashMaeTest,
+        Self::B2Mean,
+        Self::B2Var,
         Self::B3Mean,
         Self::B3Var,
         Self::B4Mean,
         Self::B4Var,
-        Self::B2Mean,
-        Self::B2Var,
-        Self::B1,
-        Self::FroNorm,
     ];
 
     /// A short label for tables and figures.
@@ -207,16 +207,16 @@ impl Quantity {
             Self::CorrectAccTest => "correct accuracy (test)",
             Self::CrashAccTrain => "crashed accuracy (train)",
             Self::CrashAccTest => "crashed accuracy (test)",
-            Self::CrashMae => "crashed MAE (test)",
-            Self::CrashMse => "crashed MSE (test)",
+            Self::CorrectMaeTrain => "correct MAE (train)",
+            Self::CorrectMaeTest => "correct MAE (test)",
+            Self::CrashMaeTrain => "crashed MAE (train)",
+            Self::CrashMaeTest => "crashed MAE (test)",
+            Self::B2Mean => "b2 mean",
+            Self::B2Var => "b2 variance",
             Self::B3Mean => "b3 mean",
             Self::B3Var => "b3 variance",
             Self::B4Mean => "b4 mean",
             Self::B4Var => "b4 variance",
-            Self::B2Mean => "b2 mean",
-            Self::B2Var => "b2 variance",
-            Self::B1 => "b1 (q = 2)",
-            Self::FroNorm => "Σ Frobenius norms",
         }
     }
 }
@@ -229,32 +229,36 @@ impl NetQuantities {
             Quantity::CorrectAccTest => self.correct_acc_test,
             Quantity::CrashAccTrain => self.crash_acc_train,
             Quantity::CrashAccTest => self.crash_acc_test,
-            Quantity::CrashMae => self.crash_mae_test,
-            Quantity::CrashMse => self.crash_mse_test,
+            Quantity::CorrectMaeTrain => self.correct_mae_train,
+            Quantity::CorrectMaeTest => self.correct_mae_test,
+            Quantity::CrashMaeTrain => self.crash_mae_train,
+            Quantity::CrashMaeTest => self.crash_mae_test,
+            Quantity::B2Mean => self.b2_mean,
+            Quantity::B2Var => self.b2_var,
             Quantity::B3Mean => self.b3_mean,
             Quantity::B3Var => self.b3_var,
             Quantity::B4Mean => self.b4_mean,
             Quantity::B4Var => self.b4_var,
-            Quantity::B2Mean => self.b2_mean,
-            Quantity::B2Var => self.b2_var,
-            Quantity::B1 => self.b1,
-            Quantity::FroNorm => self.fro_norm,
         }
     }
 }
 
-/// How the crashed metrics of [`measure`] are estimated.
+/// How the crashed metrics and the bounds of [`measure`] are estimated (SPEC §15: p_inf = 0.05
+/// at hidden layer 1, 6 passes over the data, bounds over the 60 000 training inputs).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CrashEvalParams {
     /// Crash probability at hidden layer 1 (p_inf).
     pub p_inf: f64,
     /// Passes over each data set, each with fresh crash patterns.
     pub repetitions: usize,
+    /// The bounds are averaged over the first this many training inputs (all of them when
+    /// there are fewer).
+    pub bound_train_inputs: usize,
 }
 
 /// Measures [`NetQuantities`] of `net` with crashes `p_inf` at hidden layer 1: crashed
-/// metrics over `eval.repetitions` passes (crash patterns from `seed`), bounds over
-/// `data.bound_inputs`.
+/// metrics over `eval.repetitions` passes (crash patterns from `seed`), bounds over the first
+/// `eval.bound_train_inputs` training inputs.
 pub fn measure(
     net: &Mlp,
     data: &MnistData,
@@ -270,34 +274,38 @@ pub fn measure(
         |d: &Dataset, s: u64| evaluate_crashed(net, d, Loss::Mse, &p, eval.repetitions, s);
     let crash_train = crashed(&data.train, seed)?;
     let crash_test = crashed(&data.test, seed.wrapping_add(1))?;
-    let x = &data.bound_inputs;
-    let b1_values = b1(net, &p, x, Norm::Two)?;
-    let (b3_mean, b3_var) = mean_and_variance(&b3(net, &p, x)?);
-    let (b4_mean, b4_var) = mean_and_variance(&b4(net, &p, x)?);
-    let (b2_mean, b2_var) = mean_and_variance(&b2(net, &p, x)?);
+    let correct_train = evaluate(net, &data.train, Loss::Mse)?;
+    let correct_test = evaluate(net, &data.test, Loss::Mse)?;
+    let k = eval.bound_train_inputs.min(data.train.rows());
+    anyhow::ensure!(k > 0, "bound_train_inputs must be ≥ 1");
+    let w = data.train.n_in();
+    let x = Inputs::new(data.train.x()[..k * w].to_vec(), k, w)?;
+    let (b3_mean, b3_var) = mean_and_variance(&b3(net, &p, &x)?);
+    let (b4_mean, b4_var) = mean_and_variance(&b4(net, &p, &x)?);
+    let (b2_mean, b2_var) = mean_and_variance(&b2(net, &p, &x)?);
     Ok(NetQuantities {
-        correct_acc_train: accuracy(evaluate(net, &data.train, Loss::Mse)?)?,
-        correct_acc_test: accuracy(evaluate(net, &data.test, Loss::Mse)?)?,
+        correct_acc_train: accuracy(correct_train)?,
+        correct_acc_test: accuracy(correct_test)?,
         crash_acc_train: accuracy(crash_train)?,
         crash_acc_test: accuracy(crash_test)?,
+        correct_mae_train: correct_train.mae,
+        correct_mae_test: correct_test.mae,
+        crash_mae_train: crash_train.mae,
         crash_mae_test: crash_test.mae,
-        crash_mse_test: crash_test.mse,
+        b2_mean,
+        b2_var,
         b3_mean,
         b3_var,
         b4_mean,
         b4_var,
-        b2_mean,
-        b2_var,
-        b1: mean(&b1_values),
-        fro_norm: sum_norms(net).fro,
     })
 }
 
-/// Mean |E Δ| and mean std² over inputs and outputs.
+/// Mean E Δ (signed, as the original's `np.mean(bound['mean'])`) and mean std² over inputs
+/// and outputs.
 fn mean_and_variance(b: &MeanStd) -> (f64, f64) {
-    let abs: Vec<f64> = b.mean.iter().map(|m| m.abs()).collect();
     let var: Vec<f64> = b.std.iter().map(|s| s * s).collect();
-    (mean(&abs), mean(&var))
+    (mean(&b.mean), mean(&var))
 }
 
 /// Arithmetic mean (NaN for no values).
@@ -326,21 +334,6 @@ pub fn group_by_value<T>(items: &[T], key: impl Fn(&T) -> f64) -> Vec<(f64, Vec<
     }
     groups.sort_by(|a, b| a.0.total_cmp(&b.0));
     groups
-}
-
-/// The mean of `values` (one list per x) and its ± 1 sd envelope as one line in one colour:
-/// the mean from left to right, then mean + sd from right to left, then mean − sd from left
-/// to right — a band with its centre line, joined at the ends.
-pub fn band_series(label: &str, xs: &[f64], values: &[Vec<f64>]) -> Series {
-    let means: Vec<f64> = values.iter().map(|v| mean(v)).collect();
-    let sds: Vec<f64> = values.iter().map(|v| sd(v)).collect();
-    let mut px: Vec<f64> = xs.to_vec();
-    let mut py: Vec<f64> = means.clone();
-    px.extend(xs.iter().rev());
-    py.extend(means.iter().zip(&sds).rev().map(|(m, s)| m + s));
-    px.extend(xs);
-    py.extend(means.iter().zip(&sds).map(|(m, s)| m - s));
-    Series::new(format!("{label} (mean, ± 1 sd)"), px, py)
 }
 
 /// A per-run seed for job `(group, member)`: distinct for every pair, the same across runs.
@@ -379,13 +372,5 @@ mod tests {
         assert_eq!(sd(&[1.0, 2.0, 3.0]), 1.0);
         assert_eq!(sd(&[5.0]), 0.0);
         assert_ne!(job_seed(0, 1, 0), job_seed(0, 0, 1));
-    }
-
-    #[test]
-    fn band_is_mean_then_upper_then_lower() {
-        let b = band_series("x", &[0.0, 1.0], &[vec![1.0, 3.0], vec![2.0, 2.0]]);
-        assert_eq!(b.xs, vec![0.0, 1.0, 1.0, 0.0, 0.0, 1.0]);
-        let s = 2f64.sqrt();
-        assert_eq!(b.ys, vec![2.0, 2.0, 2.0, 2.0 + s, 2.0 - s, 2.0]);
     }
 }

@@ -3,6 +3,7 @@
 //! [`parts`]) and stored fits ([`fit`]). Nothing here imports an experiment.
 
 pub mod boston;
+pub mod cnn;
 pub mod fit;
 pub mod grids;
 pub mod mnist;

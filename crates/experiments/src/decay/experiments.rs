@@ -14,31 +14,37 @@
 //! `continuity-ft`, the paper's main empirical result). Boston (`decay-boston`), trained 1000
 //! full-batch epochs without regularization, comes close for H.
 //!
-//! **Choices shared by all six** (where the SPEC is silent, from the original code):
-//! * networks `n_0 → n → 100 → n_L`, sigmoid (K = 1), the paper's initialisation, MSE, Adam
-//!   (lr 1e-3) — SPEC §7;
-//! * **batch 1000**: the original's `derivative_decay.get_exp` hard-codes `batch_size = 1000`
-//!   for every one of these notebooks (for Boston, with 404 training rows, that is full
-//!   batch, as the SPEC says);
-//! * widths `[int(t) for t in np.linspace(a, b, k)]` as in the notebooks
-//!   ([`int_linspace`]);
-//! * MNIST and Fashion-MNIST pixels in [0, 1], one-hot targets; **Boston features
-//!   standardised** with the training rows' mean and population sd (the original fed the raw
-//!   features; standardising keeps 1000 epochs of Adam from saturating the sigmoids on the
-//!   unscaled columns such as TAX ≈ 400), targets raw;
-//! * D over all training examples used, H over the first 10, Var Δ at the first training
-//!   example with p = 0.01 at hidden layer 1 (as `fault_tolerance_var_delta` in the original);
+//! **Set-ups (SPEC §15, which overrides §7–§10)**, the same in every profile:
+//! * networks `n_0 → n → 100 → n_L`, sigmoid σ(4z) (K = 1), the paper's initialisation, MSE,
+//!   Adam (lr 1e-3, β 0.9/0.999, ε 1e-7), batches of 1000 (the original's
+//!   `derivative_decay.get_exp` hard-codes `batch_size = 1000`; for Boston, with 404 training
+//!   rows, that is full batch);
+//! * widths `[int(t) for t in np.linspace(a, b, k)]` as in the notebooks ([`int_linspace`]);
+//! * MNIST and Fashion-MNIST pixels /255, one-hot targets, all 60 000 training examples;
+//!   Boston **raw** (unstandardised) features and the raw median value, the Keras split;
+//! * D over all training examples, H (SPEC §15: |·| of the signed Hessian averaged over the
+//!   first 10 training examples, [`ftnn_decay::mean_hessian_stats`]), Var Δ at the first
+//!   training example with p = 0.01 at hidden layer 1 and 5·10⁴ crash patterns (as
+//!   `fault_tolerance_var_delta` in the original);
+//! * networks per width: derivative-decay, weight-decay and continuity-ft 10, decay-boston 5,
+//!   weight-decay-continuity 10 (MNIST) and 1 (Fashion-MNIST), decay-fashion 1; epochs 15
+//!   (unregularized MNIST / Fashion), 30 (regularized), 1000 (Boston);
+//! * **continuity-ft's vardelta penalises hidden layer 2.** The original's b3 graph
+//!   (`get_bound_v3`) differentiates with respect to `model.layers[0].output`, which without a
+//!   training-dropout layer is the *second* dense layer's output (SPEC §12's layer-index bug);
+//!   SPEC §15 confirms that the published continuity-ft numbers come from that run (h2,
+//!   λ = 1e-3, p = 0.01). ftnn's regularizer penalises whichever layer it is given (default:
+//!   the crashing layer h1); to reproduce the published run this experiment gives it layer 2
+//!   and says so in its label. Var Δ itself is still measured at hidden layer 1;
 //! * each network's seed is derived from the sweep's seed, its width and its repetition; every
 //!   sweep of every experiment has its own seed, so no two experiments share networks.
 //!
-//! **Profiles.** `paper` has the paper's widths, repetitions and epochs on the full training
-//! sets (hours; every report estimates how many on this machine). `smoke` checks every code
-//! path in seconds (widths 20, 40, 80; one network each; one epoch on 2000 examples, 20
-//! epochs for Boston). `quick` (the default) keeps the paper's contrast within minutes: four
-//! log-spaced widths 50–400 with two networks each, every network with the paper's number
-//! of Adam steps — for the regularized sweeps on batches of 200 from 20 000 examples — and
-//! Boston at the paper's widths with three networks each ([`DecayExperiment::quick_note`]
-//! says what each experiment gives up).
+//! **Profiles.** `paper` is §15 exactly (every report estimates its wall time on this
+//! machine). `quick` changes sizes only — fewer widths and networks, never the optimizer,
+//! batch, data, epochs or definitions ([`DecayExperiment::sweeps`]); `smoke` checks every
+//! code path in seconds (widths 20, 40, 80, one network each, one epoch on the first 2000
+//! examples; Boston 20 epochs). The report states each stored run's sizes beside the
+//! paper's, from its stored parameters.
 
 use crate::common::grids::int_linspace;
 use crate::decay::sweep::{self, Claim, DataSet, Metric, Results, SweepSpec};
@@ -83,28 +89,27 @@ const CONTINUOUS: Regularizer = Regularizer::Continuous {
     psi_d: 1e-4,
     psi_s: 1e-2,
 };
-/// vardelta(λ = 1e-3, p = 0.01) at hidden layer 1 (`continuity-ft`).
+/// vardelta(λ = 1e-3, p = 0.01) at hidden layer **2** (`continuity-ft`): the layer the
+/// original's run penalised (SPEC §12 layer-index bug, §15; module documentation).
 const VARDELTA: Regularizer = Regularizer::VarDelta {
     lambda: 1e-3,
     p: 0.01,
-    layer: 1,
+    layer: 2,
 };
 /// SPEC §8: Var Δ with p = 0.01 at hidden layer 1 …
 const VAR_DELTA_P: f64 = ftnn_decay::VAR_DELTA_P;
 /// … and 50 000 crash patterns.
 const VAR_DELTA_REPS: usize = ftnn_decay::VAR_DELTA_REPETITIONS;
-/// Batch size of every MNIST / Fashion-MNIST run (the original's `get_exp`).
+/// Batch size of every run (the original's `get_exp`; full batch for Boston's 404 rows).
 const BATCH: usize = 1000;
 /// The smoke profile's widths …
 const SMOKE_WIDTHS: [usize; 3] = [20, 40, 80];
 /// … and training examples (MNIST, Fashion-MNIST).
 const SMOKE_EXAMPLES: usize = 2000;
-/// The quick profile's widths (MNIST, Fashion-MNIST) …
+/// The quick profile's widths of unregularized MNIST / Fashion-MNIST sweeps …
 const QUICK_WIDTHS: [usize; 4] = [50, 100, 200, 400];
-/// … and, for regularized sweeps, training examples …
-const QUICK_EXAMPLES: usize = 20_000;
-/// … and batch size.
-const QUICK_BATCH: usize = 200;
+/// … and of the regularized ones (their steps cost more, and they train 30 epochs).
+const QUICK_WIDTHS_REGULARIZED: [usize; 3] = [50, 100, 200];
 
 impl DecayExperiment {
     /// All six, in registry order.
@@ -164,7 +169,9 @@ impl DecayExperiment {
                 [("mnist", DataSet::Mnist), ("fashion", DataSet::Fashion)]
                     .into_iter()
                     .map(|(name, data)| {
-                        SweepSpec::new(name, data, int_linspace(50, 1500, 10), 3, 30, BATCH)
+                        // SPEC §15: 10 networks per width on MNIST, 1 on Fashion-MNIST.
+                        let reps = if data == DataSet::Mnist { 10 } else { 1 };
+                        SweepSpec::new(name, data, int_linspace(50, 1500, 10), reps, 30, BATCH)
                             .regularizer(CONTINUOUS)
                     })
                     .collect()
@@ -181,7 +188,7 @@ impl DecayExperiment {
                 "fashion",
                 DataSet::Fashion,
                 int_linspace(50, 1000, 15),
-                10,
+                1,
                 15,
                 BATCH,
             )],
@@ -207,40 +214,26 @@ impl DecayExperiment {
             .collect()
     }
 
-    /// The quick profile: every network gets the paper's number of Adam steps, at fewer
-    /// widths with fewer networks each.
-    /// * Unregularized MNIST / Fashion-MNIST sweeps train exactly as the paper (all 60 000
-    ///   examples, batches of 1000, its epochs) at the widths [`QUICK_WIDTHS`], two networks
-    ///   each.
-    /// * Regularized sweeps take the paper's steps (30 epochs × 60 batches) on batches of
-    ///   [`QUICK_BATCH`] from the first [`QUICK_EXAMPLES`] training examples, same widths and
-    ///   networks: the regularizers cost the same per step whatever the batch, so the paper's
-    ///   batches of 1000 would make these the slowest runs by far.
-    /// * Boston is cheap: the paper's seven widths and 1000 full-batch epochs, three networks
-    ///   each.
-    ///
-    /// Why the steps and not the examples: tried with the continuous regularizer on MNIST (one
-    /// network at each of the widths 50, 100, 200, 400), 600 steps of batch 1000 leave the
-    /// slopes of D and H_diag at −0.81 and −1.59, 900 steps of batch 100 at −0.90 and −1.81,
-    /// and 1800 steps give −0.98 / −2.03 (batch 100, 10 000 examples), −0.96 / −1.96 (batch
-    /// 200, 20 000 examples) and −1.01 / −2.05 (batch 1000, all 60 000: the paper's setting).
-    /// Without regularization the examples do matter: 900 steps of batch 200 on 20 000
-    /// examples gave H_diag slopes −1.6 (MNIST) and −1.8 (Fashion-MNIST), the paper's setting
-    /// −1.46 and −1.47 (the paper: −1.36, −1.30) — hence the paper's setting there.
+    /// The quick profile: the paper's set-up (optimizer, batch, data, epochs, definitions)
+    /// with fewer widths and networks only.
+    /// * Unregularized MNIST / Fashion-MNIST: widths [`QUICK_WIDTHS`], at most two networks
+    ///   each (decay-fashion keeps the paper's one).
+    /// * Regularized (continuous, vardelta): widths [`QUICK_WIDTHS_REGULARIZED`], one network
+    ///   each — 30 epochs of 60 regularized steps per network.
+    /// * Boston: the paper's seven widths, two networks each (the paper: five).
     fn quick_sweeps(self) -> Vec<SweepSpec> {
         self.paper_sweeps()
             .into_iter()
             .map(|mut s| {
                 match s.data {
-                    DataSet::Boston => s.reps = 3,
+                    DataSet::Boston => s.reps = s.reps.min(2),
                     DataSet::Mnist | DataSet::Fashion => {
-                        s.reps = 2;
-                        s.widths = QUICK_WIDTHS.to_vec();
-                        if !s.regularizers.is_empty() {
-                            let steps = s.epochs * s.steps_per_epoch();
-                            s.train_examples = Some(QUICK_EXAMPLES);
-                            s.batch_size = QUICK_BATCH;
-                            s.epochs = steps.div_ceil(s.steps_per_epoch());
+                        if s.regularizers.is_empty() {
+                            s.reps = s.reps.min(2);
+                            s.widths = QUICK_WIDTHS.to_vec();
+                        } else {
+                            s.reps = 1;
+                            s.widths = QUICK_WIDTHS_REGULARIZED.to_vec();
                         }
                     }
                 }
@@ -249,32 +242,60 @@ impl DecayExperiment {
             .collect()
     }
 
-    /// What the quick profile gives up, for the report.
-    pub fn quick_note(self) -> &'static str {
-        match self {
-            Self::DecayBoston => {
-                "The `quick` profile trains three networks (the paper: five) at each of the \
-                 paper's seven widths, with the paper's 1000 full-batch epochs."
+    /// How the sweeps of a stored run differ from the paper profile's, generated from its
+    /// stored parameters (empty when they are the paper's).
+    pub fn profile_note(self, stored: &[SweepSpec]) -> String {
+        let paper = self.paper_sweeps();
+        let mut parts = Vec::new();
+        for s in stored {
+            let Some(p) = paper.iter().find(|p| p.name == s.name) else {
+                continue;
+            };
+            let mut diff = Vec::new();
+            if s.widths != p.widths {
+                diff.push(format!(
+                    "widths {:?} (paper: {} widths {}…{})",
+                    s.widths,
+                    p.widths.len(),
+                    p.widths.first().copied().unwrap_or(0),
+                    p.widths.last().copied().unwrap_or(0)
+                ));
             }
-            Self::DerivativeDecay | Self::WeightDecay | Self::DecayFashion => {
-                "The `quick` profile trains as the paper (all 60 000 examples, batches of 1000, \
-                 15 epochs) but two networks (the paper: 10) at each of four widths 50, 100, \
-                 200, 400 (the paper: 15 widths up to 1000 or 2500)."
+            if s.reps != p.reps {
+                diff.push(format!(
+                    "{} per width (paper: {})",
+                    sweep::count(s.reps, "net"),
+                    p.reps
+                ));
             }
-            Self::WeightDecayContinuity | Self::ContinuityFt => {
-                "The `quick` profile trains two networks (the paper: 3 or 10) at each of four \
-                 widths 50, 100, 200, 400 (the paper: 10 widths up to 1500), each with the \
-                 paper's number of Adam steps (30 epochs × 60 batches) but on batches of 200 \
-                 from the first 20 000 training examples (the paper: batches of 1000 from all \
-                 60 000; the regularizers cost the same per step whatever the batch). Tried on \
-                 MNIST: a third of the steps leaves D and H_diag at slopes −0.81 and −1.59, \
-                 half of them at −0.90 and −1.81, all of them give −0.96 / −1.96 here and \
-                 −1.01 / −2.05 with the paper's batches and examples."
+            if s.epochs != p.epochs {
+                diff.push(format!("{} epochs (paper: {})", s.epochs, p.epochs));
             }
+            if s.train_rows() != p.train_rows() {
+                diff.push(format!(
+                    "the first {} training examples (paper: {})",
+                    s.train_rows(),
+                    p.train_rows()
+                ));
+            }
+            if s.batch_size != p.batch_size || s.regularizers != p.regularizers {
+                diff.push("another batch size or regularizer".into());
+            }
+            if !diff.is_empty() {
+                parts.push(format!("{}: {}", s.name, diff.join(", ")));
+            }
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "This run's sweeps differ from the paper profile's: {}.",
+                parts.join("; ")
+            )
         }
     }
 
-    /// The paper's numbers (SPEC §10).
+    /// The paper's numbers (SPEC §10, with §15's H_diag / H_all assignment).
     pub fn claims(self) -> Vec<Claim> {
         let slope = |sweep, metric, paper| Claim::Slope {
             sweep,
@@ -317,18 +338,18 @@ impl DecayExperiment {
                     level: 1.1e3,
                 },
                 slope("fashion", Metric::D, -0.96),
-                slope("fashion", Metric::HDiag, -1.94),
-                slope("fashion", Metric::HAll, -1.99),
+                slope("fashion", Metric::HDiag, -1.99),
+                slope("fashion", Metric::HAll, -1.94),
             ],
             Self::DecayBoston => vec![
                 slope("boston", Metric::D, -1.37),
-                slope("boston", Metric::HDiag, -1.96),
-                slope("boston", Metric::HAll, -2.00),
+                slope("boston", Metric::HDiag, -2.00),
+                slope("boston", Metric::HAll, -1.96),
             ],
             Self::DecayFashion => vec![
                 slope("fashion", Metric::D, -0.73),
-                slope("fashion", Metric::HDiag, -1.30),
-                slope("fashion", Metric::HAll, -1.31),
+                slope("fashion", Metric::HDiag, -1.31),
+                slope("fashion", Metric::HAll, -1.30),
             ],
             Self::ContinuityFt => vec![
                 slope("mnist", Metric::D, -0.97),
@@ -358,14 +379,13 @@ impl DecayExperiment {
                 "With the continuous regularizer (smooth() of every hidden layer's weights and \
                  biases, ψ_d = 1e-4, ψ_s = 1e-2) the derivatives reach the continuous limit's \
                  slopes (D ≈ −1, H ≈ −2) and the product of the weight norms levels off, on \
-                 MNIST and on Fashion-MNIST. The SPEC does not give the number of networks per \
-                 width; the paper profile uses 3, as the original's weight-decay notebooks."
+                 MNIST and on Fashion-MNIST (SPEC §15: 10 networks per width on MNIST, 1 on \
+                 Fashion-MNIST)."
             }
             Self::DecayBoston => {
                 "13-n-100-1 networks trained 1000 full-batch epochs on the Keras split of Boston \
                  Housing without regularization; the paper finds D −1.37 and H close to −2. \
-                 Features are standardised (the original used raw features), the target is the \
-                 raw median value."
+                 Raw features and the raw median value, as the original (SPEC §15)."
             }
             Self::DecayFashion => {
                 "The `derivative-decay` experiment on Fashion-MNIST: without regularization the \
@@ -373,10 +393,12 @@ impl DecayExperiment {
             }
             Self::ContinuityFt => {
                 "The paper's main empirical result: networks trained with the continuous \
-                 regularizer and the b3-variance penalty vardelta(λ = 1e-3, p = 0.01 at hidden \
-                 layer 1) approach the continuous limit, and their crash variance (50 000 crash \
+                 regularizer and the b3-variance penalty vardelta(λ = 1e-3, p = 0.01) approach \
+                 the continuous limit, and their crash variance (50 000 crash \
                  patterns, p = 0.01 at hidden layer 1, at the first training example) falls \
-                 like 1/n: wider networks are more fault tolerant. The last row estimates the \
+                 like 1/n: wider networks are more fault tolerant. The penalty acts on hidden \
+                 layer 2, as in the original's run (its layer-index bug, SPEC §12 and §15), \
+                 not on the crashing layer 1. The last row estimates the \
                  wall time of the full paper profile (100 networks up to n = 1500, 30 epochs on \
                  60 000 examples) on this machine from training steps timed at each of the \
                  paper's widths."
@@ -451,10 +473,11 @@ impl Experiment for DecayExperiment {
         sweep::figures(&stored.results, dir)
     }
     fn report(&self, stored: &Stored<Params, Results>) -> ReportSection {
-        let notes = if stored.profile == Profile::Quick {
-            format!("{}\n\n{}", self.notes(), self.quick_note())
-        } else {
+        let sizes = self.profile_note(&stored.params.sweeps);
+        let notes = if sizes.is_empty() {
             self.notes().to_string()
+        } else {
+            format!("{}\n\n{sizes}", self.notes())
         };
         sweep::report(&stored.results, stored.profile, &self.claims(), &notes)
     }

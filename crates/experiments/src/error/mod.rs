@@ -4,4 +4,6 @@
 pub mod additivity;
 pub mod comparison_boston;
 pub mod comparison_random;
+pub mod numpy_init;
 pub mod on_training;
+pub mod verdicts;

@@ -21,7 +21,7 @@ use crate::common::fit::fit_loglog;
 use crate::common::fit::{FitText, StoredFit};
 use ftnn_lab::Profile;
 use ftnn_lab::{Context, Csv, Experiment, Outcome};
-use ftnn_lab::{PaperRow, ReportSection, Verdict};
+use ftnn_lab::{PaperRow, ReportSection, Rule, Verdict};
 use ftnn_plot::{self as plot, Axes, LogLogSeries, Series};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -178,8 +178,7 @@ impl Experiment for Riemann {
             "∫₀¹ z(t) dt = {integral:.12} (composite Simpson, {} intervals, estimated error \
              {simpson_error:.1e}). {}. Over n = {}…{} the |error| falls with log–log slope \
              {:+.3} (left sums; theory −1, leading term (z(0) − z(1))/(2n) = {:.4}/n) and \
-             {:+.3} (midpoint; theory −2). The bars of a finite layer approach the continuous \
-             limit at these rates.",
+             {:+.3} (midpoint; theory −2). {}",
             p.simpson_intervals,
             bars.iter().map(line).collect::<Vec<_>>().join("; "),
             ns[0],
@@ -187,6 +186,12 @@ impl Experiment for Riemann {
             left_fit.slope,
             h_coef_left,
             mid_fit.slope,
+            rates_sentence(
+                left_fit.slope,
+                left_fit.slope_stderr,
+                mid_fit.slope,
+                mid_fit.slope_stderr
+            ),
         );
         Ok(Outcome {
             results: Results {
@@ -304,18 +309,38 @@ impl Experiment for Riemann {
             ),
             Verdict::NotComparable("figure only".into()),
         ));
-        rows.push(PaperRow::new(
-            "log–log slope of |error| vs n",
-            "— (theory: −1 left, −2 midpoint)",
-            format!(
-                "{:+.3} ± {:.3} (left); {:+.3} ± {:.3} (midpoint)",
-                st.left_fit.slope,
-                st.left_fit.stderr(),
-                st.midpoint_fit.slope,
-                st.midpoint_fit.stderr()
+        rows.push(
+            PaperRow::new(
+                "log–log slope of |error| vs n",
+                "— (theory: −1 left, −2 midpoint)",
+                format!(
+                    "{:+.3} ± {:.3} (left); {:+.3} ± {:.3} (midpoint)",
+                    st.left_fit.slope,
+                    st.left_fit.stderr(),
+                    st.midpoint_fit.slope,
+                    st.midpoint_fit.stderr()
+                ),
+                Verdict::NotComparable(format!(
+                    "figure only; against the theory: left {}, midpoint {}",
+                    left_rule()
+                        .judge(st.left_fit.slope, st.left_fit.stderr())
+                        .verdict
+                        .label(),
+                    midpoint_rule()
+                        .judge(st.midpoint_fit.slope, st.midpoint_fit.stderr())
+                        .verdict
+                        .label()
+                )),
+            )
+            .with_rule(
+                format!(
+                    "theory, not the paper: {}; {}",
+                    left_rule().describe(),
+                    midpoint_rule().describe()
+                ),
+                None,
             ),
-            Verdict::NotComparable("figure only; agrees with the theory's rates".into()),
-        ));
+        );
         ReportSection {
             rows,
             verdict: Verdict::NotComparable("the paper gives only the figure".into()),
@@ -346,4 +371,34 @@ pub struct Results {
     pub midpoint_fit: StoredFit,
     /// The leading coefficient of the left-sum error.
     pub left_coefficient: f64,
+}
+
+/// The theory's rate of the left sums' error (SPEC §16; not a number of the paper): slope −1
+/// within 2 standard errors of the fit + 0.1 (higher-order terms at small n).
+pub fn left_rule() -> Rule {
+    Rule::new("log–log slope of |error|, left sums", -1.0)
+        .tolerance(0.1, "higher-order terms at small n")
+}
+
+/// The theory's rate of the midpoint sums' error: slope −2, same allowance.
+pub fn midpoint_rule() -> Rule {
+    Rule::new("log–log slope of |error|, midpoint sums", -2.0)
+        .tolerance(0.1, "higher-order terms at small n")
+}
+
+/// The conclusion's last sentence, from the two rules.
+fn rates_sentence(left: f64, left_se: f64, mid: f64, mid_se: f64) -> &'static str {
+    let ok = |r: Rule, v: f64, se: f64| r.judge(v, se).verdict == Verdict::Reproduced;
+    match (
+        ok(left_rule(), left, left_se),
+        ok(midpoint_rule(), mid, mid_se),
+    ) {
+        (true, true) => {
+            "Both rates agree with the theory: the bars of a finite layer approach \
+                         the continuous limit at these rates."
+        }
+        (true, false) => "The left sums follow the theory's rate; the midpoint sums do not.",
+        (false, true) => "The midpoint sums follow the theory's rate; the left sums do not.",
+        (false, false) => "Neither rate agrees with the theory.",
+    }
 }

@@ -18,7 +18,7 @@
 //! sums (tested against the direct loops of the layer tests and PyTorch's outputs).
 
 use super::layers::{ActKind, ActivationSpec, Pair};
-use candle_core::{DType, Device, Result, Storage, Tensor};
+use candle_core::{DType, Result, Storage, Tensor};
 
 /// Whether the fast paths apply to `x`: f32 on the CPU, outside any autodiff graph.
 pub(crate) fn applies(x: &Tensor) -> bool {
@@ -112,7 +112,7 @@ pub(crate) fn conv2d_fused(
                 cols_len,
             );
         }
-        let t = Tensor::from_vec(cols, (k, cols_len), &Device::Cpu)?;
+        let t = Tensor::from_vec(cols, (k, cols_len), w2d.device())?;
         let y = w2d.matmul(&t)?;
         let (ys, yl) = y.storage_and_layout();
         let Storage::Cpu(ycpu) = &*ys else {
@@ -141,7 +141,7 @@ pub(crate) fn conv2d_fused(
         }
     }
     drop(storage);
-    Tensor::from_vec(out, (b, o, po_h, po_w), &Device::Cpu)
+    Tensor::from_vec(out, (b, o, po_h, po_w), x.device())
 }
 
 /// `v ← φ(scale·(v + bias))·gain` over one output plane (the bias alone without activation),
@@ -198,7 +198,7 @@ pub(crate) fn max_pool2d(x: &Tensor, kernel: Pair, stride: Pair, padding: Pair) 
         max_pool_plane(plane, (h, w), kernel, stride, padding, (ho, wo), dst);
     }
     drop(storage);
-    Tensor::from_vec(out, (b, c, ho, wo), &Device::Cpu)
+    Tensor::from_vec(out, (b, c, ho, wo), x.device())
 }
 
 /// Max pooling of one `[H, W]` plane into `dst` `[H_out, W_out]` (filled with −∞ by the

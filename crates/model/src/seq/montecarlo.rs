@@ -7,6 +7,11 @@
 //! crashes — outputs 0, survivors not rescaled — independently with probability p_s; at the
 //! input only the elements allowed by the crash mask may crash.
 //!
+//! Devices: the network's tensors may live on any candle device; the crash positions are drawn
+//! on the host from the seeded streams below and uploaded as masks/indices to the network's
+//! device, so a CPU and a GPU run with the same seed crash the same elements and agree within
+//! float tolerance.
+//!
 //! How the work is cut:
 //! * the N·R (input, repetition) rows run in the MLP engine's blocks of
 //!   [`crate::montecarlo::BLOCK_ROWS`] rows, block b drawing its crash positions from its own

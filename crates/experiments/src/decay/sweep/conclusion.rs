@@ -1,8 +1,9 @@
 //! The stored outcome of the sweeps and the conclusion that sums them up.
 
 use super::results::{Claim, Metric, Results, SweepResult};
+use super::rules::{claim_rows, slope_row, slope_rule};
 use super::run::upper_from;
-use super::spec::{LEVEL_SLOPE, LIMIT_REL_TOL, SLOPE_ABS_TOL, SLOPE_REL_TOL};
+use super::spec::LEVEL_SLOPE;
 use ftnn_lab::{Csv, Outcome};
 use ftnn_plot::{self as plot, signed};
 
@@ -17,27 +18,28 @@ pub fn fmt_duration(s: f64) -> String {
     }
 }
 
-/// How a slope compares with the continuous limit of its metric (SPEC §8).
-/// "At" the limit means within [`LIMIT_REL_TOL`] of it, tighter than the comparison with the
-/// paper: the paper's unregularized D slope (−0.86) is 0.14 from −1 and counts as "above".
-pub(crate) fn limit_phrase(metric: Metric, slope: f64) -> String {
+/// How a slope compares with the continuous limit of its metric (SPEC §8), by the same rule as
+/// a paper slope ([`slope_rule`]: 2σ + 0.10 around the limit's −1 or −2): "at", "shallower
+/// than" or "steeper than" it, or "too imprecise to tell" for an H slope whose window could
+/// not separate plain training from the limit.
+pub(crate) fn limit_phrase(metric: Metric, slope: f64, se: f64) -> String {
     let Some(e) = metric.limit_slope() else {
         return String::new();
     };
     if !slope.is_finite() {
-        "no slope".into()
-    } else if (slope - e).abs() <= LIMIT_REL_TOL * e.abs() {
-        format!("at the continuous limit's {}", signed(e, 0))
-    } else if slope > e {
-        format!("shallower than the continuous limit's {}", signed(e, 0))
-    } else {
-        format!("steeper than the continuous limit's {}", signed(e, 0))
+        return "no slope".into();
     }
-}
-
-/// The tolerance of a slope comparison against `reference`.
-pub(crate) fn slope_tolerance(reference: f64) -> f64 {
-    (SLOPE_REL_TOL * reference.abs()).max(SLOPE_ABS_TOL)
+    let rule = slope_rule("limit", e);
+    let row = slope_row(&rule, metric, slope, se, String::new());
+    match row.verdict.label() {
+        "reproduced" => format!("consistent with the continuous limit's {}", signed(e, 0)),
+        "not comparable" => format!(
+            "too imprecise to tell from the continuous limit's {}",
+            signed(e, 0)
+        ),
+        _ if slope > e => format!("shallower than the continuous limit's {}", signed(e, 0)),
+        _ => format!("steeper than the continuous limit's {}", signed(e, 0)),
+    }
 }
 
 /// The outcome of an experiment: results, CSV tables and a conclusion that sets each sweep's
@@ -100,6 +102,19 @@ pub fn outcome(results: Results, claims: &[Claim]) -> anyhow::Result<Outcome<Res
         }
         sentences.push(sweep_sentence(s, claims));
     }
+    let rows: Vec<_> = claims
+        .iter()
+        .flat_map(|c| claim_rows(&results, c))
+        .collect();
+    let count = |label: &str| rows.iter().filter(|r| r.verdict.label() == label).count();
+    sentences.push(format!(
+        "By the SPEC §16 rules, {} of the paper's {} numbers reproduced, {} differ and {} are \
+         not comparable.",
+        count("reproduced"),
+        rows.len(),
+        count("differs"),
+        count("not comparable")
+    ));
     if let Some(e) = &results.estimate {
         sentences.push(format!(
             "The {} profile ({} networks) would take about {} on this machine ({} threads): its \
@@ -163,7 +178,14 @@ pub fn outcome(results: Results, claims: &[Claim]) -> anyhow::Result<Outcome<Res
 pub(crate) fn sweep_sentence(s: &SweepResult, claims: &[Claim]) -> String {
     let last = s.spec.widths.len() - 1;
     let mut parts = Vec::new();
-    for metric in [Metric::D, Metric::HDiag, Metric::HAll, Metric::VarDelta] {
+    for metric in [
+        Metric::D,
+        Metric::HDiag,
+        Metric::HAll,
+        Metric::HDiagPerSample,
+        Metric::HAllPerSample,
+        Metric::VarDelta,
+    ] {
         let Some(f) = s.fit(metric) else { continue };
         let paper = claims.iter().find_map(|c| match c {
             Claim::Slope {
@@ -179,7 +201,7 @@ pub(crate) fn sweep_sentence(s: &SweepResult, claims: &[Claim]) -> String {
             metric.key(),
             signed(f.fit.slope, 2),
             f.fit.slope_stderr,
-            limit_phrase(metric, f.fit.slope)
+            limit_phrase(metric, f.fit.slope, f.fit.slope_stderr)
         ));
     }
     let from = upper_from(s.spec.widths.len());

@@ -16,8 +16,8 @@ pub(crate) fn stored(r: &Results) -> anyhow::Result<&Results> {
 }
 
 /// The figures of an experiment from its stored results: per sweep the derivatives (D, H) with
-/// their fits and the continuous-limit slopes, Var Δ when measured, and the weight norms; then
-/// the training seconds per epoch against n for every sweep.
+/// their fits and the continuous-limit slopes, Var Δ when measured, the per-layer weight norms
+/// and (separately) their product; then the training seconds per step against n.
 pub fn figures(file: &Results, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let r = stored(file)?;
     let mut out = Vec::new();
@@ -79,13 +79,11 @@ pub fn figures(file: &Results, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
                 &var,
             )?);
         }
-        let mut norms = series(
-            &[Metric::W(1), Metric::W(2), Metric::W(3), Metric::WProd],
-            false,
-        );
-        // The upper-width fit is drawn for W_prod only (it decides "levels off"), to keep the
-        // legend short.
-        for s in norms.iter_mut().take(3) {
+        // The per-layer norms and their product in two figures: with all four on one pair
+        // of axes the legend covered the W_prod points at the smallest widths (the four
+        // series fill every corner); alone, W_prod leaves two corners free.
+        let mut norms = series(&[Metric::W(1), Metric::W(2), Metric::W(3)], false);
+        for s in norms.iter_mut() {
             s.fits.truncate(1);
         }
         out.push(plot::loglog_fit(
@@ -94,9 +92,21 @@ pub fn figures(file: &Results, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
             &Axes::new(
                 format!("Weight norms vs width — {title}"),
                 "first hidden width n",
-                "‖W_l‖_∞ and their product",
+                "‖W_l‖_∞ (max row sum of |W_l|)",
             ),
             &norms,
+        )?);
+        // W_prod with its fit over the upper widths (which decides "levels off").
+        let prod = series(&[Metric::WProd], false);
+        out.push(plot::loglog_fit(
+            dir,
+            &format!("{}_w_prod", s.spec.name),
+            &Axes::new(
+                format!("Product of the weight norms vs width — {title}"),
+                "first hidden width n",
+                "W_prod = Π_l ‖W_l‖_∞",
+            ),
+            &prod,
         )?);
     }
     let mut timing = Vec::new();

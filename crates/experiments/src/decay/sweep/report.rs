@@ -1,31 +1,26 @@
-//! The `REPORT.md` section of a sweep experiment: each claim beside the paper's number.
+//! The `REPORT.md` section of a sweep experiment: each of the paper's numbers judged by its
+//! SPEC §16 rule ([`super::rules`]), the estimated wall time of the paper profile, and the
+//! verdict.
 
-use super::conclusion::{fmt_duration, limit_phrase, slope_tolerance};
+use super::conclusion::fmt_duration;
 use super::figures::stored;
-use super::results::{geo_mean, Claim, Results};
-use super::run::upper_from;
-use super::spec::{LEVEL_FACTOR, LEVEL_SLOPE, SLOPE_ABS_TOL, SLOPE_REL_TOL};
-use crate::common::fit::FitText;
+use super::results::{Claim, Results};
+use super::rules::{claim_rows, overall};
+use super::spec::{h_contrast_half_gap, LEVEL_SLOPE, SLOPE_TOLERANCE, SLOPE_TOLERANCE_REASON};
 use ftnn_lab::Profile;
 use ftnn_lab::{PaperRow, ReportSection, Verdict};
-use ftnn_plot::{self as plot, signed};
 
-/// The report section of an experiment: one row per claim (ours beside the paper's, with the
-/// distance), a row for the estimated time of the paper profile, and the verdict.
+/// The report section of an experiment: one row per rule (ours beside the paper's, the rule,
+/// the distance in σ and the verdict), a row for the estimated time of the paper profile, and
+/// the overall verdict. `notes` says what the experiment reproduces and how this run's sizes
+/// differ from the paper's.
 pub fn report(file: &Results, profile: Profile, claims: &[Claim], notes: &str) -> ReportSection {
     let r = match stored(file) {
         Ok(r) => r,
         Err(e) => return ReportSection::unreadable(format!("{e:#}")),
     };
-    let mut rows = Vec::new();
-    let mut differ = Vec::new();
-    for c in claims {
-        let row = claim_row(r, c);
-        if let Verdict::Differs(why) = &row.verdict {
-            differ.push(format!("{}: {why}", row.quantity));
-        }
-        rows.push(row);
-    }
+    let mut rows: Vec<PaperRow> = claims.iter().flat_map(|c| claim_rows(r, c)).collect();
+    let verdict = overall(&rows);
     if let Some(e) = &r.estimate {
         let detail: Vec<String> = e
             .sweeps
@@ -66,173 +61,36 @@ pub fn report(file: &Results, profile: Profile, claims: &[Claim], notes: &str) -
             ),
         ));
     }
-    let compared = claims.len();
-    let verdict = if differ.is_empty() {
-        Verdict::Reproduced
-    } else {
-        Verdict::Differs(format!(
-            "{} of {compared} numbers differ — {}",
-            differ.len(),
-            differ.join("; ")
-        ))
-    };
     let profile_note = if profile == Profile::Paper {
         String::new()
     } else {
         format!(
-            " These are `{}`-profile results (fewer widths, networks, epochs or examples than \
-             the paper; see the parameters), so slopes carry larger errors and may not have \
-             reached their trained values.",
-            profile
+            " These are `{profile}`-profile results: the paper's set-up with fewer widths or \
+             networks, so slopes carry larger standard errors (and H slopes may be too \
+             imprecise to decide)."
         )
     };
     let general = format!(
-        "Each slope is a least-squares fit of the per-width mean of log(metric) against log n \
-         (free slope and intercept; ± its standard error); a slope agrees with the paper's when \
-         within max({:.0} % of the paper's value, {SLOPE_ABS_TOL:.2}). A weight norm levels off \
-         when its slope over the upper widths (the upper half, at least the last three) is \
-         within ±{LEVEL_SLOPE}. The paper's \
-         `W_1` is numbered from 0 in the original code: it is the n → 100 matrix, our `W_2`. \
-         In the figures, small points are single networks, large points the geometric mean per \
-         width with a ±1 sd band of log(metric), solid lines the fits and dashed lines the \
-         continuous-limit slopes (or the upper-width fits).{profile_note}",
-        100.0 * SLOPE_REL_TOL
+        "Rules (SPEC §16, fixed before the run): a slope is a least-squares fit of the \
+         per-width mean of log(metric) against log n (free slope and intercept; ± its standard \
+         error σ); it reproduces the paper's when |ours − paper| ≤ 2σ + {SLOPE_TOLERANCE} \
+         ({SLOPE_TOLERANCE_REASON}; the paper's standard errors are not published). An H slope \
+         is judged only while 2σ + {SLOPE_TOLERANCE} < {:.3}, half the gap between plain \
+         training's −1.36 and the continuous limit's −1.93; otherwise it is *not comparable*. \
+         A weight norm levels off when its slope over the upper widths (the upper half, at \
+         least the last three) is within 2σ + {LEVEL_SLOPE} of 0, and matches a level within \
+         2× (on the log scale, + 2σ). H_diag and H_all are those of the signed Hessian averaged \
+         over the first 10 training examples (SPEC §15); the per-sample-|H| variant is fitted \
+         too (fits.csv) but not judged. The paper's `W_1` is numbered from 0 in the original \
+         code: it is the n → 100 matrix, our `W_2`. In the figures, small points are single \
+         networks, large points the geometric mean per width with a ±1 sd band of \
+         log(metric), solid lines the fits and dashed lines the continuous-limit slopes (or \
+         the upper-width fits).{profile_note}",
+        h_contrast_half_gap()
     );
     ReportSection {
         rows,
         verdict,
         notes: format!("{}\n\n{general}", notes.trim()),
-    }
-}
-
-/// The report row of one claim.
-pub(crate) fn claim_row(r: &Results, claim: &Claim) -> PaperRow {
-    let sweep_of = |name: &str| r.sweeps.iter().find(|s| s.spec.name == name);
-    let missing = |quantity: String, paper: String| {
-        PaperRow::new(
-            quantity,
-            paper,
-            "—",
-            Verdict::NotComparable("not measured in this run".into()),
-        )
-    };
-    match *claim {
-        Claim::Slope {
-            sweep,
-            metric,
-            paper,
-        } => {
-            let quantity = match sweep_of(sweep) {
-                Some(s) if r.sweeps.len() > 1 => {
-                    format!("{} slope ({})", metric.key(), s.spec.data.label())
-                }
-                _ => format!("{} slope", metric.key()),
-            };
-            let paper_text = signed(paper, 2);
-            let Some(f) = sweep_of(sweep).and_then(|s| s.fit(metric)) else {
-                return missing(quantity, paper_text);
-            };
-            let (a, se) = (f.fit.slope, f.fit.stderr());
-            let diff = a - paper;
-            let sigmas = if se.is_finite() && se > 0.0 {
-                format!(", {:.1} se", diff.abs() / se)
-            } else {
-                String::new()
-            };
-            let ours = format!(
-                "{} ± {se:.3} (Δ = {}{sigmas}; {})",
-                signed(a, 3),
-                signed(diff, 2),
-                limit_phrase(metric, a)
-            );
-            let verdict = if !a.is_finite() {
-                Verdict::NotComparable("no slope (too few widths with positive values)".into())
-            } else if diff.abs() <= slope_tolerance(paper) {
-                Verdict::Reproduced
-            } else {
-                Verdict::Differs(format!(
-                    "{} from the paper's {}",
-                    signed(diff, 2),
-                    signed(paper, 2)
-                ))
-            };
-            PaperRow::new(quantity, paper_text, ours, verdict)
-        }
-        Claim::Growth {
-            sweep,
-            metric,
-            paper_name,
-            from,
-            to,
-            n_from,
-            n_to,
-        } => {
-            let implied = (to / from).ln() / (n_to / n_from).ln();
-            let quantity = format!("{} vs n (the paper's {paper_name})", metric.key());
-            let paper_text = format!(
-                "{} → {} (n = {n_from} → {n_to}; log–log slope {})",
-                plot::fmt_value(from),
-                plot::fmt_value(to),
-                signed(implied, 2)
-            );
-            let Some((s, f)) = sweep_of(sweep).and_then(|s| Some((s, s.fit(metric)?))) else {
-                return missing(quantity, paper_text);
-            };
-            let last = s.spec.widths.len() - 1;
-            let a = f.fit.slope;
-            let ours = format!(
-                "{} → {} (n = {} → {}); slope {}",
-                plot::fmt_value(s.geo_mean(metric, 0)),
-                plot::fmt_value(s.geo_mean(metric, last)),
-                s.spec.widths[0],
-                s.spec.widths[last],
-                f.fit.text()
-            );
-            let verdict = if (a - implied).abs() <= slope_tolerance(implied) {
-                Verdict::Reproduced
-            } else {
-                Verdict::Differs(format!(
-                    "slope {} against the paper's {}",
-                    signed(a, 2),
-                    signed(implied, 2)
-                ))
-            };
-            PaperRow::new(quantity, paper_text, ours, verdict)
-        }
-        Claim::Level {
-            sweep,
-            metric,
-            level,
-        } => {
-            let quantity = format!("{} level at large n", metric.key());
-            let paper_text = format!("levels off at ≈ {}", plot::fmt_value(level));
-            let Some((s, f)) = sweep_of(sweep).and_then(|s| Some((s, s.fit(metric)?))) else {
-                return missing(quantity, paper_text);
-            };
-            let half = upper_from(s.spec.widths.len());
-            let upper: Vec<f64> = s.values(metric)[half..].concat();
-            let ours_level = geo_mean(&upper);
-            let upper_slope = f.upper.as_ref().map_or(f64::NAN, |u| u.slope);
-            let ours = format!(
-                "{} (geometric mean over n ≥ {}); slope there {}",
-                plot::fmt_value(ours_level),
-                s.spec.widths[half],
-                signed(upper_slope, 2)
-            );
-            let ratio = ours_level / level;
-            let flat = upper_slope.abs() <= LEVEL_SLOPE;
-            let close = (1.0 / LEVEL_FACTOR..=LEVEL_FACTOR).contains(&ratio);
-            let verdict = match (flat, close) {
-                (true, true) => Verdict::Reproduced,
-                (true, false) => {
-                    Verdict::Differs(format!("levels off, but {ratio:.2}× the paper's level"))
-                }
-                (false, _) => Verdict::Differs(format!(
-                    "does not level off (slope {} over the upper widths)",
-                    signed(upper_slope, 2)
-                )),
-            };
-            PaperRow::new(quantity, paper_text, ours, verdict)
-        }
     }
 }

@@ -18,10 +18,18 @@ pub struct NetRecord {
     pub seed: u64,
     /// D = mean over training examples of mean_i |∂L/∂y_{1,i}|.
     pub d: Option<f64>,
-    /// H_diag = mean_i |H_ii| over the first 10 training examples.
+    /// H_diag = mean_i |H̄_ii|, H̄ the signed Hessian averaged over the first 10 training
+    /// examples (SPEC §15).
     pub h_diag: Option<f64>,
-    /// H_all = mean_ij |H_ij| over the first 10 training examples.
+    /// H_all = mean_ij |H̄_ij| (SPEC §15).
     pub h_all: Option<f64>,
+    /// mean over the first 10 training examples of mean_i |H_ii| of each example's own Hessian
+    /// (not the original's definition; reported beside it).
+    #[serde(default)]
+    pub h_diag_per_sample: Option<f64>,
+    /// The same for mean_ij |H_ij|.
+    #[serde(default)]
+    pub h_all_per_sample: Option<f64>,
     /// ‖W_l‖_∞ for l = 1, 2, 3.
     pub w: Vec<f64>,
     /// Π_l ‖W_l‖_∞.
@@ -51,6 +59,10 @@ pub enum Metric {
     HDiag,
     /// H_all.
     HAll,
+    /// H_diag of each sample's own |H| (the per-sample variant, not the original's).
+    HDiagPerSample,
+    /// H_all of each sample's own |H|.
+    HAllPerSample,
     /// Var Δ.
     VarDelta,
     /// ‖W_l‖_∞, l from 1.
@@ -66,6 +78,8 @@ impl Metric {
             Self::D => "D".into(),
             Self::HDiag => "H_diag".into(),
             Self::HAll => "H_all".into(),
+            Self::HDiagPerSample => "H_diag_per_sample".into(),
+            Self::HAllPerSample => "H_all_per_sample".into(),
             Self::VarDelta => "var_delta".into(),
             Self::W(l) => format!("W_{l}"),
             Self::WProd => "W_prod".into(),
@@ -75,8 +89,10 @@ impl Metric {
     pub fn label(self) -> String {
         match self {
             Self::D => "D = mean |∂L/∂y₁|".into(),
-            Self::HDiag => "H_diag = mean |H_ii|".into(),
-            Self::HAll => "H_all = mean |H_ij|".into(),
+            Self::HDiag => "H_diag = mean |H̄_ii|".into(),
+            Self::HAll => "H_all = mean |H̄_ij|".into(),
+            Self::HDiagPerSample => "mean over samples of mean |H_ii|".into(),
+            Self::HAllPerSample => "mean over samples of mean |H_ij|".into(),
             Self::VarDelta => "Var Δ".into(),
             Self::W(l) => format!("‖W_{l}‖_∞"),
             Self::WProd => "W_prod = Π ‖W_l‖_∞".into(),
@@ -88,6 +104,8 @@ impl Metric {
             Self::D => net.d,
             Self::HDiag => net.h_diag,
             Self::HAll => net.h_all,
+            Self::HDiagPerSample => net.h_diag_per_sample,
+            Self::HAllPerSample => net.h_all_per_sample,
             Self::VarDelta => net.var_delta,
             Self::W(l) => l.checked_sub(1).and_then(|i| net.w.get(i).copied()),
             Self::WProd => Some(net.w_prod),
@@ -97,7 +115,7 @@ impl Metric {
     pub fn limit_slope(self) -> Option<f64> {
         match self {
             Self::D | Self::VarDelta => Some(-1.0),
-            Self::HDiag | Self::HAll => Some(-2.0),
+            Self::HDiag | Self::HAll | Self::HDiagPerSample | Self::HAllPerSample => Some(-2.0),
             Self::W(_) | Self::WProd => None,
         }
     }
@@ -109,7 +127,13 @@ impl Metric {
     pub fn measured(spec: &SweepSpec) -> Vec<Metric> {
         let mut out = Vec::new();
         if spec.derivatives {
-            out.extend([Self::D, Self::HDiag, Self::HAll]);
+            out.extend([
+                Self::D,
+                Self::HDiag,
+                Self::HAll,
+                Self::HDiagPerSample,
+                Self::HAllPerSample,
+            ]);
         }
         if spec.var_delta.is_some() {
             out.push(Self::VarDelta);

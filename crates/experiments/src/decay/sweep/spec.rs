@@ -9,16 +9,33 @@ use serde::{Deserialize, Serialize};
 pub(crate) const D_CHUNK_ROWS: usize = 4096;
 /// Salt of the Monte Carlo seed of Var Δ (distinct from the training seed of the same job).
 pub(crate) const VAR_DELTA_SALT: u64 = 0x5641_5244_454c_5441;
-/// A slope agrees with the paper's when within this fraction of the paper's value …
-pub(crate) const SLOPE_REL_TOL: f64 = 0.15;
-/// … or within this absolute distance, whichever is larger.
-pub(crate) const SLOPE_ABS_TOL: f64 = 0.10;
-/// A slope is "at the continuous limit" when within this fraction of it (D: ±0.1, H: ±0.2).
-pub(crate) const LIMIT_REL_TOL: f64 = 0.1;
+/// SPEC §16 modelling tolerance of every log–log slope rule (on top of 2 standard errors of
+/// our fit; the paper's standard errors are not published). Fixed before the run, for this
+/// reason: [`SLOPE_TOLERANCE_REASON`].
+pub(crate) const SLOPE_TOLERANCE: f64 = 0.10;
+/// Why [`SLOPE_TOLERANCE`] is what it is.
+pub(crate) const SLOPE_TOLERANCE_REASON: &str =
+    "another framework's initialisation, data order and float arithmetic move a fitted slope \
+     beyond our fit's own standard error; 0.10 is about a third of the half-gap 0.285 between \
+     plain training's H slope and the continuous limit's, so the two stay distinguishable";
+/// The paper's H slope of plain training (derivative-decay, H_diag and H_all) …
+pub(crate) const PLAIN_H_SLOPE: f64 = -1.36;
+/// … and the nearest of its continuous-limit H slopes (continuity-ft's H_diag): the contrast
+/// the paper draws. An H slope rule decides only while its window 2σ + tolerance is narrower
+/// than half of their gap ([`h_contrast_half_gap`]); otherwise one value could reproduce
+/// both, and the verdict is *not comparable* (too imprecise).
+pub(crate) const LIMIT_H_SLOPE: f64 = -1.93;
+/// Half the gap between [`PLAIN_H_SLOPE`] and [`LIMIT_H_SLOPE`] (0.285).
+pub(crate) fn h_contrast_half_gap() -> f64 {
+    0.5 * (PLAIN_H_SLOPE - LIMIT_H_SLOPE).abs()
+}
 /// A weight norm "levels off" when its log–log slope over the upper widths ([`upper_from`]) is
-/// at most this in absolute value.
+/// within this of 0 (the rule's modelling tolerance, plus 2 standard errors of that fit).
+///
+/// [`upper_from`]: super::upper_from
 pub(crate) const LEVEL_SLOPE: f64 = 0.2;
-/// A level agrees with the paper's when within this factor.
+/// A level agrees with the paper's within this factor (log-scale tolerance ln 2): the paper
+/// states it as "≈ 1.1e3", read off a plot.
 pub(crate) const LEVEL_FACTOR: f64 = 2.0;
 
 /// The data set a sweep trains on.
@@ -29,8 +46,8 @@ pub enum DataSet {
     Mnist,
     /// Fashion-MNIST, as MNIST.
     Fashion,
-    /// Boston Housing, the Keras split (404 training rows), 13 features standardised with the
-    /// training rows' mean and population sd, the raw median value as the single target.
+    /// Boston Housing, the Keras split (404 training rows), the 13 raw (unstandardised)
+    /// features as the original (SPEC §15), the raw median value as the single target.
     Boston,
 }
 
@@ -209,7 +226,7 @@ impl SweepSpec {
                 .iter()
                 .map(|r| match r {
                     Regularizer::Continuous { .. } => "continuous".to_string(),
-                    Regularizer::VarDelta { .. } => "vardelta".to_string(),
+                    Regularizer::VarDelta { layer, .. } => format!("vardelta at h{layer}"),
                     other => other.to_string(),
                 })
                 .collect::<Vec<_>>()
@@ -261,7 +278,7 @@ pub(crate) fn regularizer_label(r: &Regularizer) -> String {
             format!("continuous(ψ_d = {psi_d:e}, ψ_s = {psi_s:e})")
         }
         Regularizer::VarDelta { lambda, p, layer } => {
-            format!("vardelta(λ = {lambda:e}, p = {p} at layer {layer})")
+            format!("vardelta(λ = {lambda:e}, p = {p} at hidden layer {layer})")
         }
         other => other.to_string(),
     }

@@ -1,34 +1,24 @@
 //! `error-comparison-boston` — do the bounds follow the crash error of networks *trained* on
-//! real data? (SPEC §5, §10; original notebooks `ErrorComparisonBoston.ipynb` and
+//! real data? (SPEC §5, §10, §15; original notebooks `ErrorComparisonBoston.ipynb` and
 //! `ErrorComparisonBoston-Architecture.ipynb`.)
 //!
-//! Networks are trained on the Keras split of Boston Housing (404 training rows; MSE, Adam
-//! with the Keras defaults, mini-batches of 32 — Keras' default, the original does not set
-//! one) and crash at the first hidden layer with p = 10⁻²:
-//! * **A** — one `[13, 50, 49, 1]` sigmoid network trained 50 epochs; every one of the 506
-//!   inputs is a point;
-//! * **B** — 20 `[13, 50, 50, 1]` ReLU networks trained the same way; each network is one
-//!   point, its values the means over the inputs of E Δ, std Δ and of every bound;
-//! * **C** — the architecture sweep: `[13, n, 49, 1]` sigmoid networks (the original's
-//!   `N = [n, 49]`: only the crashing layer grows) for n = linspace(100, 400, 5), 20 networks
-//!   per width (10 in the quick profile), trained 500 epochs as in the original; the measured Var Δ (mean over 50
-//!   inputs of the Monte Carlo variance) against n is fitted on log–log axes (paper: slope
-//!   −0.70).
+//! The original's set-ups (SPEC §15), on the **raw** features of the Keras split of Boston
+//! Housing, MSE loss, φ(z) = σ(4z) or ReLU, initialised as the original (W ~ N(0,1)·√(2/n_in),
+//! b ~ N(0,1) from numpy's generator, [`super::numpy_init`]), crashes at h1 with p = 10⁻²:
+//! * **A** — one `[13, 50, 49, 1]` σ(4z) network from the original's initial weights
+//!   (numpy seed 2), full-batch Keras Adadelta for 50 epochs. It is *deliberately
+//!   under-trained*, as the original's was (its log: training MSE 531 → 190). Every one of the
+//!   506 rows is a point; 5·10⁴ crash passes each.
+//! * **B** — 20 ReLU `[13, 50, 50, 1]` networks, full-batch Adadelta for 20 epochs, all
+//!   measured on **one** random row of the 506 (the same row for every network; 10⁴ passes);
+//!   each network is one point.
+//! * **C** — `[13, n, 100, 1]` σ(4z) networks for n = 100, 175, 250, 325, 400, 20 per n, Adam
+//!   (lr 10⁻³), full batch, 1000 epochs; Var Δ at x_train[0] (5·10⁴ passes); the slope is the
+//!   least-squares fit of **log(mean over nets of Var Δ)** on log n (paper −0.70).
 //!
 //! In A and B every bound's mean and std are compared with the Monte Carlo E Δ and std Δ by
 //! Pearson correlation, rank loss and median clipped relative error
 //! ([`ftnn_bounds::compare_with_experiment`]); b1 is compared with |E Δ|.
-//!
-//! **Features are standardised** with the training split's per-feature mean and (population)
-//! standard deviation, applied to all 506 rows; the target (MEDV, k$) is left raw. The raw
-//! features span 0–700 and drive the first-layer sigmoids deep into saturation; the original
-//! fed them raw, and its training log shows the result: after 50 epochs its network still had
-//! a training MSE of about 200 (from 531), i.e. it predicted little more than a constant.
-//! `standardise = false` in the parameters reproduces that setting; in a quick-profile run with
-//! it, part A came out much the same (b3 median relative error 69 / 71 %), but the ReLU
-//! networks of part B lost b3's mean correlation (−0.14) and part C's Var Δ no longer fell
-//! with n (slope +0.30 ± 0.13): the saturated units stop responding to crashes. Standardised
-//! features are the sound choice and bring the slope to about −0.9.
 
 use crate::common::boston::BostonData;
 use crate::common::parts::{BoundPoints, PartResult};
@@ -37,13 +27,14 @@ use ftnn_lab::ReportSection;
 use ftnn_lab::{Context, Experiment, Outcome};
 use ftnn_model::Activation;
 use ftnn_plot::{self as plot, Axes, BarOrder, Series};
+use ftnn_train::Optimizer;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The `error-comparison-boston` experiment.
 pub struct ErrorComparisonBoston;
 
-/// How one network is trained (MSE, Adam with the Keras defaults, paper initialisation).
+/// How one network is trained (MSE, the original's initialisation).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainSpec {
     /// Layer sizes `[13, …, 1]`.
@@ -52,8 +43,10 @@ pub struct TrainSpec {
     pub activation: Activation,
     /// Passes over the 404 training rows.
     pub epochs: usize,
-    /// Mini-batch size.
+    /// Mini-batch size (≥ 404: full batch).
     pub batch_size: usize,
+    /// The optimizer.
+    pub optimizer: Optimizer,
 }
 
 /// Part A: one network, every input a point.
@@ -61,28 +54,28 @@ pub struct TrainSpec {
 pub struct SingleParams {
     /// The network.
     pub net: TrainSpec,
+    /// `np.random.seed` of its initialisation (the original's 2).
+    pub init_seed: u32,
     /// Crash probability at the first hidden layer.
     pub p: f64,
     /// Monte Carlo repetitions per input (all 506 inputs).
     pub repetitions: usize,
 }
 
-/// Part B: many networks, each a point.
+/// Part B: many networks, each a point, all on one random row.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NetsParams {
     /// The networks.
     pub net: TrainSpec,
     /// How many networks.
     pub nets: usize,
-    /// Inputs per network (the first of a seeded permutation of the 506 rows).
-    pub inputs: usize,
     /// Crash probability at the first hidden layer.
     pub p: f64,
-    /// Monte Carlo repetitions per input.
+    /// Monte Carlo repetitions.
     pub repetitions: usize,
 }
 
-/// Part C: the width sweep.
+/// Part C: the width sweep at x_train[0].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SweepParams {
     /// Widths n of the first (crashing) hidden layer.
@@ -93,30 +86,28 @@ pub struct SweepParams {
     pub activation: Activation,
     /// Training epochs.
     pub epochs: usize,
-    /// Mini-batch size.
+    /// Mini-batch size (≥ 404: full batch).
     pub batch_size: usize,
+    /// The optimizer.
+    pub optimizer: Optimizer,
     /// Networks per width.
     pub nets: usize,
-    /// Inputs per network.
-    pub inputs: usize,
     /// Crash probability at the first hidden layer.
     pub p: f64,
-    /// Monte Carlo repetitions per input.
+    /// Monte Carlo repetitions.
     pub repetitions: usize,
 }
 
 /// Parameters of `error-comparison-boston`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Params {
-    /// Standardise the features with the training split's mean and std.
-    pub standardise: bool,
     /// Part A.
     pub a: SingleParams,
     /// Part B.
     pub b: NetsParams,
     /// Part C.
     pub c: SweepParams,
-    /// Seed of initialisations, data order, input choice and crashes.
+    /// Seed of the initialisations of B and C, the row of B and the crashes.
     pub seed: u64,
 }
 
@@ -134,20 +125,24 @@ pub struct FitQuality {
 pub struct SingleResult {
     /// The comparison over inputs.
     pub part: PartResult,
-    /// The network's fit.
+    /// The network's fit after training.
     pub fit: FitQuality,
+    /// Training MSE before the first step (Keras' epoch-1 loss).
+    pub initial_train_mse: f64,
+    /// Training MSE before the last step (Keras' epoch-50 loss).
+    pub last_logged_train_mse: f64,
 }
 
-/// One network of part B: its values averaged over the inputs.
+/// One network of part B: its values on the row.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NetPoint {
-    /// Mean over inputs of the measured E Δ.
+    /// Measured E Δ.
     pub exp_mean: f64,
-    /// Mean over inputs of the measured std Δ.
+    /// Measured std Δ.
     pub exp_std: f64,
-    /// Mean over inputs of the standard error of the measured mean.
+    /// Standard error of the measured mean.
     pub exp_stderr: f64,
-    /// Every bound, averaged over inputs (one value each).
+    /// Every bound (one value each).
     pub bounds: Vec<BoundPoints>,
     /// The network's fit.
     pub fit: FitQuality,
@@ -160,6 +155,8 @@ pub struct NetsResult {
     pub part: PartResult,
     /// The networks' fits.
     pub fits: Vec<FitQuality>,
+    /// The row (0..506, training rows first) every network is measured on.
+    pub row: usize,
 }
 
 /// One network of part C.
@@ -167,27 +164,28 @@ pub struct NetsResult {
 pub struct WidthPoint {
     /// Width n of the crashing layer.
     pub width: usize,
-    /// Mean over inputs of the Monte Carlo Var Δ.
+    /// Monte Carlo Var Δ at x_train[0].
     pub var_exp: f64,
-    /// Mean over inputs of the b3 variance.
+    /// b3 variance.
     pub var_b3: f64,
-    /// Mean over inputs of the b4 variance.
+    /// b4 variance.
     pub var_b4: f64,
     /// The network's fit.
     pub fit: FitQuality,
 }
 
-/// The paper's slope of Var Δ against n (ErrorComparisonBoston-Architecture).
-const PAPER_SLOPE: f64 = -0.70;
-
-fn spec(sizes: &[usize], activation: Activation, epochs: usize) -> TrainSpec {
+fn spec(sizes: &[usize], activation: Activation, epochs: usize, optimizer: Optimizer) -> TrainSpec {
     TrainSpec {
         sizes: sizes.to_vec(),
         activation,
         epochs,
-        batch_size: 32,
+        batch_size: FULL_BATCH,
+        optimizer,
     }
 }
+
+/// A batch larger than the 404 training rows (the original's 10 000).
+pub const FULL_BATCH: usize = 10_000;
 
 impl Experiment for ErrorComparisonBoston {
     type Params = Params;
@@ -202,79 +200,71 @@ impl Experiment for ErrorComparisonBoston {
     fn origin(&self) -> &'static str {
         "ErrorComparisonBoston.ipynb, ErrorComparisonBoston-Architecture.ipynb"
     }
+    /// Paper: SPEC §15. Quick: the same, with 5 networks per width in C (the slope's
+    /// expectation is unchanged, its standard error grows). Smoke: short everything.
     fn params(&self, profile: Profile) -> Params {
-        let a_net = |epochs| spec(&[13, 50, 49, 1], Activation::Sigmoid, epochs);
-        let b_net = |epochs| spec(&[13, 50, 50, 1], Activation::Relu, epochs);
-        let sweep = |widths: Vec<usize>, epochs, nets, inputs, repetitions| SweepParams {
+        let a_net = |epochs| {
+            spec(
+                &[13, 50, 49, 1],
+                Activation::Sigmoid,
+                epochs,
+                Optimizer::adadelta(),
+            )
+        };
+        let b_net = |epochs| {
+            spec(
+                &[13, 50, 50, 1],
+                Activation::Relu,
+                epochs,
+                Optimizer::adadelta(),
+            )
+        };
+        let sweep = |widths: Vec<usize>, epochs, nets, repetitions| SweepParams {
             widths,
-            second: 49,
+            second: 100,
             activation: Activation::Sigmoid,
             epochs,
-            batch_size: 32,
+            batch_size: FULL_BATCH,
+            optimizer: Optimizer::adam(),
             nets,
-            inputs,
+            p: 1e-2,
+            repetitions,
+        };
+        let single = |epochs, repetitions| SingleParams {
+            net: a_net(epochs),
+            init_seed: 2,
+            p: 1e-2,
+            repetitions,
+        };
+        let nets = |epochs, nets, repetitions| NetsParams {
+            net: b_net(epochs),
+            nets,
             p: 1e-2,
             repetitions,
         };
         let paper_widths = vec![100, 175, 250, 325, 400];
         let (a, b, c) = match profile {
             Profile::Smoke => (
-                SingleParams {
-                    net: a_net(5),
-                    p: 1e-2,
-                    repetitions: 2_000,
-                },
-                NetsParams {
-                    net: b_net(5),
-                    nets: 4,
-                    inputs: 20,
-                    p: 1e-2,
-                    repetitions: 1_000,
-                },
-                sweep(vec![100, 250, 400], 5, 2, 10, 1_000),
+                single(5, 2_000),
+                nets(5, 6, 1_000),
+                sweep(vec![100, 250, 400], 20, 2, 2_000),
             ),
             Profile::Quick => (
-                SingleParams {
-                    net: a_net(50),
-                    p: 1e-2,
-                    repetitions: 50_000,
-                },
-                NetsParams {
-                    net: b_net(50),
-                    nets: 20,
-                    inputs: 506,
-                    p: 1e-2,
-                    repetitions: 20_000,
-                },
-                sweep(paper_widths, 500, 10, 50, 10_000),
+                single(50, 50_000),
+                nets(20, 20, 10_000),
+                sweep(paper_widths, 1000, 5, 50_000),
             ),
             Profile::Paper => (
-                SingleParams {
-                    net: a_net(50),
-                    p: 1e-2,
-                    repetitions: 50_000,
-                },
-                NetsParams {
-                    net: b_net(50),
-                    nets: 20,
-                    inputs: 506,
-                    p: 1e-2,
-                    repetitions: 50_000,
-                },
-                sweep(paper_widths, 500, 20, 50, 10_000),
+                single(50, 50_000),
+                nets(20, 20, 10_000),
+                sweep(paper_widths, 1000, 20, 50_000),
             ),
         };
-        Params {
-            standardise: true,
-            a,
-            b,
-            c,
-            seed: 0,
-        }
+        Params { a, b, c, seed: 0 }
     }
 
     fn run(&self, ctx: &Context, params: &Params) -> anyhow::Result<Outcome<Results>> {
-        let data = BostonData::load(params.standardise)?;
+        let data = BostonData::load(false)?;
         let a = ctx.step("part-a", || run_single(ctx, params, &data));
         let b = run_nets(ctx, params, &data);
         let c = run_sweep(ctx, params, &data);
@@ -288,8 +278,22 @@ impl Experiment for ErrorComparisonBoston {
         dir: &Path,
     ) -> anyhow::Result<Vec<PathBuf>> {
         let st = &stored.results;
+        let pr = &stored.params;
         let mut out = Vec::new();
-        for (r, points) in [(&st.a.part, "input"), (&st.b.part, "network")] {
+        let arch = |s: &TrainSpec| {
+            format!(
+                "{:?} {}",
+                s.sizes,
+                match s.activation {
+                    Activation::Sigmoid => "σ(4z)",
+                    _ => s.activation.name(),
+                }
+            )
+        };
+        for (r, points, net) in [
+            (&st.a.part, "input", arch(&pr.a.net)),
+            (&st.b.part, "network", arch(&pr.b.net)),
+        ] {
             let tag = r.label.to_lowercase();
             let corr: Vec<(String, f64)> = r
                 .ranking
@@ -300,7 +304,7 @@ impl Experiment for ErrorComparisonBoston {
                 dir,
                 &format!("correlation_{tag}"),
                 &format!(
-                    "Part {}: Pearson correlation with the experiment over {points}s",
+                    "Part {} ({net}): Pearson correlation with the experiment over {points}s",
                     r.label
                 ),
                 "correlation",
@@ -308,7 +312,7 @@ impl Experiment for ErrorComparisonBoston {
                 BarOrder::Descending,
             )?);
             for (what, exp) in [("std", &r.exp_std), ("mean", &r.exp_mean)] {
-                let series: Vec<Series> = ["b3", "b4"]
+                let series: Vec<Series> = ["b4", "b3"]
                     .iter()
                     .filter_map(|name| r.bounds.iter().find(|b| b.name == *name))
                     .filter_map(|b| {
@@ -326,7 +330,7 @@ impl Experiment for ErrorComparisonBoston {
                     &format!("{what}_scatter_{tag}"),
                     &Axes::new(
                         format!(
-                            "Part {}: bound vs measured {symbol} (one point per {points})",
+                            "Part {} ({net}): bound vs measured {symbol}, one point per {points}",
                             r.label
                         ),
                         format!("measured {symbol}"),
@@ -338,6 +342,8 @@ impl Experiment for ErrorComparisonBoston {
             }
             out.push(r.std_error_boxes(dir, &tag)?);
         }
+        // Part C: one panel per quantity (the three bands lie on top of each other), each with
+        // the log-of-mean fit the verdict uses.
         let widths: Vec<f64> = st.c.widths.iter().map(|w| w.width as f64).collect();
         let column = |f: fn(&WidthPoint) -> f64| -> Vec<Vec<f64>> {
             st.c.widths
@@ -345,33 +351,41 @@ impl Experiment for ErrorComparisonBoston {
                 .map(|w| w.points.iter().map(f).collect())
                 .collect()
         };
-        let series = vec![
-            crate::common::fit::series_with_fit(
-                "experiment Var Δ",
-                widths.clone(),
-                column(|w| w.var_exp),
-            ),
-            crate::common::fit::series_with_fit("b4 Var Δ", widths.clone(), column(|w| w.var_b4)),
-            crate::common::fit::series_with_fit("b3 Var Δ", widths, column(|w| w.var_b3)),
+        type Column = fn(&WidthPoint) -> f64;
+        let quantities: [(&str, &str, Column); 3] = [
+            ("experiment", "Monte Carlo Var Δ", |w| w.var_exp),
+            ("b4", "b4 Var Δ", |w| w.var_b4),
+            ("b3", "b3 Var Δ", |w| w.var_b3),
         ];
-        out.push(plot::loglog_fit(
-            dir,
-            "var_vs_width",
-            &Axes::new(
-                format!(
-                    "Part C: crash variance of [13, n, {}, 1] networks trained on Boston, p = {} at h1",
-                    stored.params.c.second, stored.params.c.p
+        for (tag, label, f) in quantities {
+            let values = column(f);
+            let fit = slope_of_mean(&widths, &values);
+            out.push(plot::loglog_fit(
+                dir,
+                &format!("var_vs_width_{tag}"),
+                &Axes::new(
+                    format!(
+                        "Part C: {label} of [13, n, {}, 1] σ(4z) nets at x_train[0], p = {}",
+                        pr.c.second, pr.c.p
+                    ),
+                    "width n of the crashing layer",
+                    format!("{label} (one small point per network)"),
                 ),
-                "width n of the crashing layer",
-                "Var Δ (mean over inputs; one point per network)",
-            ),
-            &series,
-        )?);
+                &[ftnn_plot::LogLogSeries::with_line(
+                    label,
+                    widths.clone(),
+                    values,
+                    fit.slope,
+                    fit.intercept,
+                    fit.slope_stderr,
+                )],
+            )?);
+        }
         Ok(out)
     }
 
     fn report(&self, stored: &ftnn_lab::Stored<Params, Results>) -> ReportSection {
-        report_section(&stored.results, stored.params.standardise)
+        report_section(&stored.params, &stored.results)
     }
 }
 
@@ -388,33 +402,25 @@ mod tests {
     use indicatif::{MultiProgress, ProgressDrawTarget};
 
     #[test]
-    fn standardised_training_features_have_zero_mean_and_unit_sd() {
-        let data = BostonData::load(true).unwrap();
-        let (x, f) = (data.train.x(), data.train.n_in());
-        let n = data.train.rows() as f64;
-        for j in 0..f {
-            let col: Vec<f64> = x.iter().skip(j).step_by(f).map(|&v| v as f64).collect();
-            let mean = col.iter().sum::<f64>() / n;
-            let sd = (col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-            assert!(mean.abs() < 1e-5, "feature {j}: mean {mean}");
-            assert!((sd - 1.0).abs() < 1e-5, "feature {j}: sd {sd}");
+    fn profiles_keep_the_original_set_up() {
+        for profile in [Profile::Smoke, Profile::Quick, Profile::Paper] {
+            let p = ErrorComparisonBoston.params(profile);
+            assert_eq!(p.a.net.sizes, vec![13, 50, 49, 1]);
+            assert_eq!(p.a.init_seed, 2);
+            assert_eq!(p.b.net.sizes, vec![13, 50, 50, 1]);
+            assert_eq!(p.c.second, 100);
+            for s in [&p.a.net, &p.b.net] {
+                assert!(s.batch_size >= 404);
+                assert_eq!(s.optimizer, Optimizer::adadelta());
+            }
+            assert!(p.c.batch_size >= 404);
+            assert_eq!(p.c.optimizer, Optimizer::adam());
         }
-        assert_eq!(data.all.rows(), 506);
-        assert_eq!(data.all.row(0), data.train.input(0));
-        assert_eq!(data.all.row(404), data.test.input(0));
-        let raw = BostonData::load(false).unwrap();
-        assert_eq!(raw.train.target(0), [15.2]);
-    }
-
-    #[test]
-    fn input_subsets_are_seeded_rows_of_the_data() {
-        let data = BostonData::load(true).unwrap();
-        let a = data.inputs(10, 7).unwrap();
-        assert_eq!(a, data.inputs(10, 7).unwrap());
-        assert_ne!(a, data.inputs(10, 8).unwrap());
-        let all: Vec<&[f32]> = (0..506).map(|r| data.all.row(r)).collect();
-        assert!((0..10).all(|r| all.contains(&a.row(r))));
-        assert_eq!(data.inputs(600, 7).unwrap().rows(), 506);
+        let paper = ErrorComparisonBoston.params(Profile::Paper);
+        assert_eq!(paper.a.net.epochs, 50);
+        assert_eq!(paper.b.net.epochs, 20);
+        assert_eq!((paper.c.epochs, paper.c.nets), (1000, 20));
+        assert_eq!(paper.c.widths, vec![100, 175, 250, 325, 400]);
     }
 
     #[test]
@@ -427,10 +433,15 @@ mod tests {
         let RunStatus::Ran { figures, .. } = status else {
             panic!("expected a run, got {status:?}");
         };
-        assert_eq!(figures.len(), 9);
+        assert_eq!(figures.len(), 11);
         let stored = ftnn_lab::ResultsFile::load(&paths.results_file(exp.id())).unwrap();
         let section = ftnn_lab::AnyExperiment::report(&exp, &stored);
-        assert_eq!(section.rows.len(), 7);
-        assert_eq!(section.rows[0].ours.split(" / ").count(), 4);
+        // A: 8 bound rules + 2 training-MSE rules; B: 6; C: 1.
+        assert_eq!(section.rows.len(), 17);
+        // The smoke set-up is not the original's: nothing may be called reproduced.
+        assert!(section
+            .rows
+            .iter()
+            .all(|r| r.verdict.label() == "not comparable"));
     }
 }

@@ -3,34 +3,54 @@
 
 use super::{FitQuality, NetPoint, NetsResult, Params, SingleResult, TrainSpec, WidthPoint};
 use crate::common::boston::BostonData;
-use crate::common::fit::{fit_loglog, StoredFit};
 use crate::common::parts::{BoundPoints, PartResult, RankingRow};
+use crate::error::numpy_init::original_init;
 use ftnn_bounds::{compare_with_experiment, evaluate, BoundKind, BoundOutput};
+use ftnn_decay::fit::{fit_line, LineFit};
 use ftnn_lab::{Context, Csv, Outcome};
 use ftnn_model::{DeltaStats, FailureVector, Inputs, Mlp, MonteCarlo};
 use ftnn_train::{Loss, TrainConfig, Trainer};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-/// Trains one network on the training rows; returns it with its fit.
+/// MSE of `net` on `data`'s training and test rows.
+fn fit_of(net: &Mlp, data: &BostonData) -> anyhow::Result<FitQuality> {
+    Ok(FitQuality {
+        train_mse: ftnn_train::evaluate(net, &data.train, Loss::Mse)?.mse,
+        test_mse: ftnn_train::evaluate(net, &data.test, Loss::Mse)?.mse,
+    })
+}
+
+/// Trains one network from the original's initialisation with `np.random.seed(init_seed)`
+/// (MSE loss); returns it, its fit, and the training MSE before every step.
 pub(crate) fn train(
     spec: &TrainSpec,
     data: &BostonData,
-    seed: u64,
-) -> anyhow::Result<(Mlp, FitQuality)> {
+    init_seed: u32,
+) -> anyhow::Result<(Mlp, FitQuality, Vec<f64>)> {
+    anyhow::ensure!(
+        spec.batch_size >= data.train.rows(),
+        "error-comparison-boston trains in full batches (SPEC §15)"
+    );
     let config = TrainConfig::new(spec.sizes.clone())
         .activation(spec.activation)
         .loss(Loss::Mse)
+        .optimizer(spec.optimizer)
         .epochs(spec.epochs)
         .batch_size(spec.batch_size)
-        .seed(seed);
-    let mut trainer = Trainer::new(config)?;
-    trainer.fit(&data.train, None, &mut |_| {})?;
+        .seed(u64::from(init_seed));
+    let init = original_init(&spec.sizes, spec.activation, 1.0, init_seed)?;
+    let mut trainer = Trainer::from_model(config, &init)?;
+    let mut before = Vec::with_capacity(spec.epochs);
+    for _ in 0..spec.epochs {
+        let record = trainer.epoch(&data.train, None, &mut |_| {})?;
+        // Full batch: the epoch's training loss is the loss before its one step.
+        before.push(record.train.mse);
+    }
     let net = trainer.model()?;
-    let fit = FitQuality {
-        train_mse: ftnn_train::evaluate(&net, &data.train, Loss::Mse)?.mse,
-        test_mse: ftnn_train::evaluate(&net, &data.test, Loss::Mse)?.mse,
-    };
-    Ok((net, fit))
+    let fit = fit_of(&net, data)?;
+    Ok((net, fit, before))
 }
 
 /// Crashes at the first hidden layer of a network with `layers` layers of neurons.
@@ -38,9 +58,9 @@ pub(crate) fn first_layer(layers: usize, p: f64) -> anyhow::Result<FailureVector
     Ok(FailureVector::single(layers, 1, p)?)
 }
 
-/// Seed of network `index` of part `part`.
+/// Seed of network `index` of part `part` (also its numpy initialisation seed, 32 bits).
 pub(crate) fn net_seed(seed: u64, part: u64, index: u64) -> u64 {
-    seed ^ (part << 40) ^ (index << 8)
+    (seed ^ (part << 24) ^ (index << 8)) & 0xffff_ffff
 }
 
 /// Monte Carlo and every bound on `x`.
@@ -87,20 +107,20 @@ pub(crate) fn part_result(
     })
 }
 
-/// Part A: one trained network, all 506 inputs.
+/// Part A: the original's network (numpy seed 2), all 506 inputs.
 pub(crate) fn run_single(
     ctx: &Context,
     params: &Params,
     data: &BostonData,
 ) -> anyhow::Result<SingleResult> {
     let a = &params.a;
-    let seed = net_seed(params.seed, 1, 0);
-    let (net, fit) = train(&a.net, data, seed)?;
+    let (net, fit, before) = train(&a.net, data, a.init_seed)?;
     let p = first_layer(a.net.sizes.len(), a.p)?;
     let bar = ctx.progress(
         (data.all.rows() * a.repetitions) as u64,
         "part A: crashed passes",
     );
+    let seed = net_seed(params.seed, 1, 0);
     let (mc, bounds) = measure(&net, &p, &data.all, a.repetitions, seed + 1, |done| {
         bar.set_position(done)
     })?;
@@ -108,6 +128,8 @@ pub(crate) fn run_single(
     Ok(SingleResult {
         part: part_result("A", &mc, bounds)?,
         fit,
+        initial_train_mse: before.first().copied().unwrap_or(f64::NAN),
+        last_logged_train_mse: before.last().copied().unwrap_or(f64::NAN),
     })
 }
 
@@ -115,18 +137,24 @@ pub(crate) fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
-/// Part B: one point per trained network (means over its inputs).
+/// The one random row (0..506) of part B, the same for every network.
+pub(crate) fn random_row(seed: u64, rows: usize) -> usize {
+    ChaCha8Rng::seed_from_u64(seed ^ 0xb0_5705).random_range(0..rows)
+}
+
+/// Part B: one point per trained network, all on one random row.
 pub(crate) fn run_nets(
     ctx: &Context,
     params: &Params,
     data: &BostonData,
 ) -> anyhow::Result<NetsResult> {
     let b = &params.b;
+    let row = random_row(params.seed, data.all.rows());
+    let x = Inputs::from_rows(&[data.all.row(row).to_vec()])?;
     let keys: Vec<String> = (0..b.nets).map(|j| format!("net-{j}")).collect();
     let points: Vec<NetPoint> = ctx.jobs("part-b", &keys, |j, _| {
         let seed = net_seed(params.seed, 2, j as u64);
-        let (net, fit) = train(&b.net, data, seed)?;
-        let x = data.inputs(b.inputs, seed)?;
+        let (net, fit, _) = train(&b.net, data, seed as u32)?;
         let p = first_layer(b.net.sizes.len(), b.p)?;
         let (mc, bounds) = measure(&net, &p, &x, b.repetitions, seed + 1, |_| {})?;
         Ok(NetPoint {
@@ -171,6 +199,7 @@ pub(crate) fn run_nets(
     Ok(NetsResult {
         part: part_result("B", &mc, bounds)?,
         fits: points.iter().map(|q| q.fit).collect(),
+        row,
     })
 }
 
@@ -190,7 +219,7 @@ pub struct WidthGroup {
     pub points: Vec<WidthPoint>,
 }
 
-/// Part C: Var Δ of trained `[13, n, second, 1]` networks for each width n.
+/// Part C: Var Δ at x_train[0] of trained `[13, n, second, 1]` networks for each width n.
 pub(crate) fn run_sweep(
     ctx: &Context,
     params: &Params,
@@ -203,17 +232,18 @@ pub(crate) fn run_sweep(
         .flat_map(|&n| (0..c.nets).map(move |r| (n, r)))
         .collect();
     let keys: Vec<String> = jobs.iter().map(|(n, r)| format!("n{n}-net{r}")).collect();
+    let x = Inputs::from_rows(&[data.train.input(0).to_vec()])?;
     let points: Vec<WidthPoint> = ctx.jobs("part-c", &keys, |i, _| {
         let (n, r) = jobs[i];
-        let seed = net_seed(params.seed, 3, ((n as u64) << 16) ^ r as u64);
+        let seed = net_seed(params.seed, 3, ((n as u64) << 12) ^ r as u64);
         let spec = TrainSpec {
             sizes: vec![13, n, c.second, 1],
             activation: c.activation,
             epochs: c.epochs,
             batch_size: c.batch_size,
+            optimizer: c.optimizer,
         };
-        let (net, fit) = train(&spec, data, seed)?;
-        let x = data.inputs(c.inputs, seed)?;
+        let (net, fit, _) = train(&spec, data, seed as u32)?;
         let p = first_layer(spec.sizes.len(), c.p)?;
         let mc = MonteCarlo::new(&net, p.clone())?
             .repetitions(c.repetitions)
@@ -248,16 +278,65 @@ pub struct Results {
     pub b: NetsResult,
     /// Part c: the width sweep.
     pub c: SweepResult,
-    /// Fit of Var Δ against width.
-    pub fit: StoredFit,
+    /// Fit of log(mean over nets of Var Δ) on log n.
+    pub fit: SlopeFit,
 }
 
-/// The median clipped relative error of quantity `q` (NaN when absent).
-pub(crate) fn median_err(r: &PartResult, q: &str) -> f64 {
-    r.ranking
+/// The slope of part C (SPEC §15: least squares of log(mean over nets of Var Δ) on log n).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct SlopeFit {
+    /// Slope.
+    pub slope: f64,
+    /// Intercept (natural log).
+    pub intercept: f64,
+    /// Bootstrap standard error of the slope (networks resampled within each width).
+    pub bootstrap_se: f64,
+    /// Networks per width (the smallest group).
+    pub nets: usize,
+}
+
+/// Least squares of log(mean of `values[w]`) on log `widths[w]` (widths whose mean is not
+/// positive are left out).
+pub fn slope_of_mean(widths: &[f64], values: &[Vec<f64>]) -> LineFit {
+    let (xs, ys): (Vec<f64>, Vec<f64>) = widths
         .iter()
-        .find(|x| x.quantity == q)
-        .map_or(f64::NAN, |x| x.median_rel_error)
+        .zip(values)
+        .filter_map(|(&n, v)| {
+            let m = mean(v);
+            (m > 0.0 && n > 0.0 && !v.is_empty()).then(|| (n.ln(), m.ln()))
+        })
+        .unzip();
+    fit_line(&xs, &ys)
+}
+
+/// [`slope_of_mean`] with a bootstrap standard error: the networks of every width are
+/// resampled with replacement (`resamples` times, seeded).
+pub fn slope_with_se(widths: &[f64], values: &[Vec<f64>], resamples: usize, seed: u64) -> SlopeFit {
+    let fit = slope_of_mean(widths, values);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let slopes: Vec<f64> = (0..resamples)
+        .map(|_| {
+            let re: Vec<Vec<f64>> = values
+                .iter()
+                .map(|v| {
+                    (0..v.len())
+                        .map(|_| v[rng.random_range(0..v.len())])
+                        .collect()
+                })
+                .collect();
+            slope_of_mean(widths, &re).slope
+        })
+        .collect();
+    let m = mean(&slopes);
+    let sd = (slopes.iter().map(|s| (s - m).powi(2)).sum::<f64>()
+        / (slopes.len().max(2) - 1) as f64)
+        .sqrt();
+    SlopeFit {
+        slope: fit.slope,
+        intercept: fit.intercept,
+        bootstrap_se: if resamples >= 2 { sd } else { f64::NAN },
+        nets: values.iter().map(Vec::len).min().unwrap_or(0),
+    }
 }
 
 /// The fit, the tables and the conclusion.
@@ -273,52 +352,8 @@ pub(crate) fn summarise(
         .iter()
         .map(|w| w.points.iter().map(|q| q.var_exp).collect())
         .collect();
-    let fit = fit_loglog(&widths, &values);
-    let corr = PartResult::correlation;
-    let describe = |r: &PartResult| {
-        format!(
-            "correlation b4 mean {:.4} / std {:.4}, b3 mean {:.4} / std {:.4}, b2 std {:.3}, \
-             b1 (q = 2) {:.3}; median relative error b4 mean {:.1} % / std {:.1} %, b3 mean \
-             {:.1} % / std {:.1} %",
-            corr(r, "b4 mean"),
-            corr(r, "b4 std"),
-            corr(r, "b3 mean"),
-            corr(r, "b3 std"),
-            corr(r, "b2 std"),
-            corr(r, "b1_2"),
-            100.0 * median_err(r, "b4 mean"),
-            100.0 * median_err(r, "b4 std"),
-            100.0 * median_err(r, "b3 mean"),
-            100.0 * median_err(r, "b3 std"),
-        )
-    };
-    let b_mse = mean(&b.fits.iter().map(|f| f.test_mse).collect::<Vec<_>>());
-    let conclusion = format!(
-        "A (one [13,50,49,1] sigmoid net, {} epochs, test MSE {:.1}; {} inputs, p = {}, {} \
-         repetitions): {}. B ({} [13,50,50,1] ReLU nets, mean test MSE {:.1}; one point per \
-         net): {}. C ([13, n, {}, 1] sigmoid, n = {:?}, {} nets each, {} epochs): Var Δ ∝ \
-         n^{:.2} (± {:.2}; paper −0.70). Features {}.",
-        params.a.net.epochs,
-        a.fit.test_mse,
-        a.part.exp_mean.len(),
-        params.a.p,
-        params.a.repetitions,
-        describe(&a.part),
-        params.b.nets,
-        b_mse,
-        describe(&b.part),
-        params.c.second,
-        params.c.widths,
-        params.c.nets,
-        params.c.epochs,
-        fit.slope,
-        fit.slope_stderr,
-        if params.standardise {
-            "standardised with the training split's mean and std"
-        } else {
-            "raw, as in the original"
-        },
-    );
+    let fit = slope_with_se(&widths, &values, 1000, params.seed ^ 0x5107e);
+    let conclusion = super::report::conclusion(params, &a, &b, &fit);
     let mut ranking_rows = Vec::new();
     for r in [&a.part, &b.part] {
         for x in &r.ranking {

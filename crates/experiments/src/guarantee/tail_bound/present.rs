@@ -266,6 +266,15 @@ fn rule(s: &super::ViolationSummary, tolerance: f64, inputs: usize) -> Verdict {
     }
 }
 
+/// The rule of the module documentation, as the report prints it.
+fn rule_text(tolerance: f64) -> String {
+    format!(
+        "holds unless the bound is below the Clopper–Pearson lower bound of the empirical tail \
+         on more than {:.0} % of informative (input, ε) pairs",
+        100.0 * tolerance
+    )
+}
+
 /// The report section (verdict rule of the module documentation).
 pub(super) fn report_section(params: &Params, r: &Results) -> ReportSection {
     let s = &r.summary;
@@ -290,7 +299,8 @@ pub(super) fn report_section(params: &Params, r: &Results) -> ReportSection {
                 s.infeasible
             ),
             verdict.clone(),
-        ),
+        )
+        .with_rule(rule_text(params.violation_tolerance), None),
         {
             let ch = &r.chebyshev_summary;
             PaperRow::new(
@@ -311,6 +321,7 @@ pub(super) fn report_section(params: &Params, r: &Results) -> ReportSection {
                 ),
                 rule(ch, params.violation_tolerance, r.inputs.len()),
             )
+            .with_rule(rule_text(params.violation_tolerance), None)
         },
         PaperRow::new(
             "copies R for δ = 1e-5",

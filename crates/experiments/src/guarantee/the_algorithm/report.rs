@@ -233,7 +233,10 @@ pub fn section(params: &Params, results: &Results) -> ReportSection {
     let verdict = verdict::overall(params, &judged);
     let rows = judged
         .into_iter()
-        .map(|j| PaperRow::new(j.quantity, j.paper, j.ours, j.verdict))
+        .map(|j| {
+            let rule = super::verdict::rule_text(j.quantity);
+            PaperRow::new(j.quantity, j.paper, j.ours, j.verdict).with_rule(rule, None)
+        })
         .collect();
     let total: f64 = results.iterations.iter().map(|s| s.seconds).sum();
     let notes = format!(

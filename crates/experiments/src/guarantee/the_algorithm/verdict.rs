@@ -186,6 +186,29 @@ pub struct Judged {
     pub verdict: Verdict,
 }
 
+/// The rule (SPEC §16) that decides the row named `quantity` of [`judge`], as the report
+/// prints it (the module docs' table).
+pub fn rule_text(quantity: &str) -> String {
+    match quantity {
+        "iterations until the loop stops" => {
+            format!("certified, and |ours − {PAPER_ITERATIONS}| ≤ {ITERATION_TOLERANCE}")
+        }
+        "stages (actions, repeats merged)" => "the same sequence".into(),
+        "final N" => format!("certified, and within {N_TOLERANCE_STEPS} width step of {PAPER_N}"),
+        "final λ, ψ" => format!("each within {COEFFICIENT_TOLERANCE_STEPS} ×10 step"),
+        "validation accuracy of the final network" => format!(
+            "|ours − {PAPER_ACCURACY}| ≤ {Z}·√(se² + se_paper²) + {ACCURACY_MODEL_TOLERANCE} \
+             (binomial se; the paper's own log varies by that much between trainings)"
+        ),
+        "empirical P(Δ > ε), final network" => format!(
+            "|ours − {PAPER_TAIL}| ≤ {Z}·√(se² + se_paper²) + {TAIL_MODEL_TOLERANCE}, and \
+             Clopper–Pearson u < 1/3"
+        ),
+        "copies R = ⌈2 ln(1/δ)/ln 3⌉" => format!("exactly {PAPER_COPIES}"),
+        _ => "—".into(),
+    }
+}
+
 /// Merges repeats of consecutive actions.
 pub fn stages(actions: impl IntoIterator<Item = Action>) -> Vec<Action> {
     let mut out: Vec<Action> = Vec::new();
