@@ -199,7 +199,7 @@ proptest! {
 }
 
 /// The known defect: `error-comparison-random`'s report indexed `parts[0]` and `parts[1]` of
-/// the stored results (as `ntk` did `fits[1]`, `error-on-training` `run.mc[0]`) and panicked
+/// the stored results (as `ntk` did `fits[1]`, `error-on-training` `mc[0]`) and panicked
 /// on a file with fewer; now each is an error naming the file.
 #[test]
 fn results_missing_what_the_report_indexes_are_errors_naming_the_file() {
@@ -207,7 +207,7 @@ fn results_missing_what_the_report_indexes_are_errors_naming_the_file() {
     for (id, pointer) in [
         ("error-comparison-random", "/results/parts"),
         ("ntk", "/results/fits"),
-        ("error-on-training", "/results/runs/0/mc"),
+        ("error-on-training", "/results/mc"),
     ] {
         let Some((_, seed)) = seeds().iter().find(|(i, _)| exps[*i].id() == id) else {
             continue;
