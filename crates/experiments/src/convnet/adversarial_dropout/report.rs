@@ -6,7 +6,7 @@
 use super::{LineFit, MeanSe, Params, Results};
 use ftnn_lab::rule::fmt_num;
 use ftnn_lab::{PaperRow, ReportSection, Stored, Verdict};
-use ftnn_plot::{self as plot, Axes, Series};
+use ftnn_plot::{self as plot, Axes, Band, Series};
 use std::path::{Path, PathBuf};
 
 /// Why no verdict can be reached.
@@ -109,15 +109,17 @@ pub fn conclusion(r: &Results, params: &Params) -> String {
     )
 }
 
-/// Mean ± 1 standard error as a band with its centre line (one colour).
-fn se_band(label: &str, xs: &[f64], m: &[MeanSe]) -> Series {
-    let mut px: Vec<f64> = xs.to_vec();
-    let mut py: Vec<f64> = m.iter().map(|v| v.mean).collect();
-    px.extend(xs.iter().rev());
-    py.extend(m.iter().rev().map(|v| v.mean + v.se));
-    px.extend(xs);
-    py.extend(m.iter().map(|v| v.mean - v.se));
-    Series::new(format!("{label} (mean ± 1 se over nets)"), px, py)
+/// Mean ± 1 standard error as a filled band around its centre line.
+fn se_band(label: &str, xs: &[f64], m: &[MeanSe]) -> Band {
+    Band {
+        label: format!("{label} (mean ± 1 se over nets)"),
+        xs: xs.to_vec(),
+        mid: m.iter().map(|v| v.mean).collect(),
+        lo: m.iter().map(|v| v.mean - v.se).collect(),
+        hi: m.iter().map(|v| v.mean + v.se).collect(),
+        dashed: false,
+        color: None,
+    }
 }
 
 /// The three figures: FGSM accuracy vs p, one-pixel drop vs p, crash tolerance vs adversarial
@@ -126,7 +128,7 @@ pub fn figures(stored: &Stored<Params, Results>, dir: &Path) -> anyhow::Result<V
     let r = &stored.results;
     let ps: Vec<f64> = r.summary.iter().map(|s| s.p).collect();
     let pick = |f: fn(&super::PSummary) -> MeanSe| r.summary.iter().map(f).collect::<Vec<_>>();
-    let a = plot::line_plot(
+    let a = plot::band_plot(
         dir,
         "fgsm_vs_p",
         &Axes::new(
@@ -142,18 +144,18 @@ pub fn figures(stored: &Stored<Params, Results>, dir: &Path) -> anyhow::Result<V
             se_band("clean accuracy", &ps, &pick(|s| s.clean)),
         ],
     )?;
-    let b = plot::line_plot(
+    let b = plot::twin_band_plot(
         dir,
         "onepixel_vs_p",
         &Axes::new(
-            "One-pixel DE attack: confidence drop of the true class vs p",
+            "One-pixel DE attack vs training input crash p",
             "training input crash-dropout p",
-            "P(true) before − after",
+            "confidence drop P(true) before − after",
         ),
-        &[
-            se_band("confidence drop", &ps, &pick(|s| s.de_drop)),
-            se_band("success rate", &ps, &pick(|s| s.de_success)),
-        ],
+        "attack success rate",
+        plot::Scale::Linear,
+        &[se_band("confidence drop", &ps, &pick(|s| s.de_drop))],
+        &[se_band("success rate", &ps, &pick(|s| s.de_success)).color(1)],
     )?;
     let scatter = |metric: fn(&super::NetRecord) -> f64, label: &str| -> Vec<Series> {
         ps.iter()
