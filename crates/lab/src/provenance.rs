@@ -9,8 +9,9 @@
 //!   restricted to the [`SOURCE_PATHS`], so two runs of the same uncommitted code agree;
 //! * `unknown` — no `.git` in the workspace (a tarball) or no `git` program.
 //!
-//! Only the [`SOURCE_PATHS`] count (`crates/`, `data/`, `Cargo.lock`): editing the README, the
-//! report or `xtask/` does not change the revision of a clean tree's results.
+//! Only the [`SOURCE_PATHS`] count (`crates/` less each crate's `tests/`, `benches/` and
+//! `examples/`, `data/`, `Cargo.lock`): editing the README, the report, `xtask/` or a test
+//! does not change the revision of a clean tree's results.
 //!
 //! ## When results are stale
 //!
@@ -19,7 +20,7 @@
 //!
 //! * their revision equals the current one (the same commit and, if dirty, the same changes), or
 //! * they were computed from a clean commit `C` and the working tree's source paths equal `C`'s:
-//!   `git diff --quiet C -- crates data Cargo.lock` succeeds and no untracked files lie there,
+//!   `git diff --quiet C -- <SOURCE_PATHS>` succeeds and no untracked files lie there,
 //!   or
 //! * neither has a revision (`unknown` both: a tarball computing its own results).
 //!
@@ -33,8 +34,21 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// The paths whose contents decide the revision and staleness of results.
-pub const SOURCE_PATHS: [&str; 3] = ["crates", "data", "Cargo.lock"];
+/// The paths whose contents decide the revision and staleness of results: git pathspecs,
+/// the crates without their integration tests, benchmarks and examples (code that computes
+/// no stored result), the data and the lock file.
+pub const SOURCE_PATHS: [&str; 6] = [
+    "crates",
+    "data",
+    "Cargo.lock",
+    ":(exclude,glob)crates/*/tests/**",
+    ":(exclude,glob)crates/*/benches/**",
+    ":(exclude,glob)crates/*/examples/**",
+];
+
+/// [`SOURCE_PATHS`] for people.
+pub const SOURCE_PATHS_TEXT: &str =
+    "crates/ without crates/*/{tests,benches,examples}/, data/, Cargo.lock";
 
 /// The revision of a tree without git.
 pub const UNKNOWN: &str = "unknown";
@@ -205,8 +219,7 @@ pub fn freshness_in(root: &Path, current: &str, stored: Option<&str>) -> Freshne
             }
         }
         Some(1) => Freshness::Stale(format!(
-            "{who}; the sources ({}) changed since",
-            SOURCE_PATHS.join(", ")
+            "{who}; the sources ({SOURCE_PATHS_TEXT}) changed since"
         )),
         _ => Freshness::Stale(format!("{who}, a commit not in this repository")),
     }

@@ -280,10 +280,36 @@ fn staleness_follows_the_sources_between_commits() {
         Freshness::Current
     );
 
+    // A crate's tests, benchmarks and examples compute no stored result: results stay
+    // current when only they change, committed or not (and the tree is not dirty).
+    for dir in ["tests", "benches", "examples"] {
+        std::fs::create_dir_all(root.join("crates/a").join(dir)).unwrap();
+        std::fs::write(root.join("crates/a").join(dir).join("t.rs"), "fn t() {}\n").unwrap();
+    }
+    assert_eq!(
+        provenance::detect_revision(root),
+        second,
+        "test files make no dirty tree"
+    );
+    assert_eq!(
+        freshness_in(root, &second, Some(&first)),
+        Freshness::Current
+    );
+    git(root, &["add", "."]);
+    git(root, &["commit", "-q", "-m", "tests"]);
+    let with_tests = provenance::detect_revision(root);
+    assert_eq!(
+        freshness_in(root, &with_tests, Some(&first)),
+        Freshness::Current
+    );
+
     // An uncommitted source change: a dirty revision; the first commit's results are stale.
     std::fs::write(root.join("crates/a/lib.rs"), "fn a() { 1; }\n").unwrap();
     let dirty = provenance::detect_revision(root);
-    assert!(dirty.starts_with(&format!("{second}-dirty-")), "{dirty}");
+    assert!(
+        dirty.starts_with(&format!("{with_tests}-dirty-")),
+        "{dirty}"
+    );
     assert_eq!(
         provenance::detect_revision(root),
         dirty,

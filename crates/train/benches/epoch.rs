@@ -1,12 +1,15 @@
 //! Training speed (issue 5): seconds per MNIST epoch for 784-100-50-10 (batch 100) and
 //! 784-1000-100-10 (batch 1000), sigmoid, MSE, Adam; and the cost of each regularizer as the
-//! time of 10 mini-batches of 100 on 784-100-50-10.
+//! time of 10 mini-batches of 100 on 784-100-50-10; and one Adadelta step (batch 128) of
+//! SPEC §9's softplus MNIST CNN at widths ×0.25 and ×1 (the CPU kernels of `seq::cpu_ops`).
 //!
 //! `cargo bench -p ftnn-train --bench epoch`
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use ftnn_data::{load_mnist, DataDir, ImageSet, Split};
+use ftnn_model::seq::ActKind;
 use ftnn_model::FailureVector;
+use ftnn_train::seq::{presets, SeqTrainConfig, SeqTrainer};
 use ftnn_train::{Dataset, Regularizer, TrainConfig, Trainer};
 use std::time::Duration;
 
@@ -91,5 +94,31 @@ fn regularizers(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, epochs, regularizers);
+fn cnn_steps(c: &mut Criterion) {
+    ftnn_model::runtime::configure_candle_threads();
+    let data = mnist();
+    let mut group = c.benchmark_group("mnist_cnn_step");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+    let idx: Vec<u32> = (0..128).collect();
+    for width in [0.25, 1.0] {
+        let arch = presets::mnist_cnn(ActKind::Softplus, width).expect("preset");
+        let config = SeqTrainConfig::new()
+            .optimizer(ftnn_train::Optimizer::adadelta())
+            .repeat_channels(3);
+        let mut trainer =
+            SeqTrainer::new(config, &arch, &candle_core::Device::Cpu).expect("trainer");
+        let mut stream = 0;
+        group.bench_function(format!("softplus_width{width}_batch128"), |b| {
+            b.iter(|| {
+                stream += 1;
+                trainer.train_batch(&data, &idx, stream).expect("step")
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, epochs, regularizers, cnn_steps);
 criterion_main!(benches);

@@ -16,8 +16,9 @@
 //! crash-dropout masks of SPEC §7 (values 0/1) and the inverted-dropout masks of dropout
 //! layers (values 0 and 1/(1 − p)). batchnorm2d is refused (it is not trained here).
 
+use super::cpu_ops::{Im2col, MaxPool, Softplus};
 use crate::error::{Result, TrainError};
-use candle_core::{Tensor, Var, D};
+use candle_core::{DType, Tensor, D};
 use ftnn_model::seq::{ActKind, Architecture, LayerSpec};
 
 /// Where each layer's parameters start in the flat parameter list (`arch.tensors()` order).
@@ -36,12 +37,18 @@ pub(crate) fn param_offsets(arch: &Architecture) -> Result<Vec<usize>> {
     Ok(offsets)
 }
 
-/// The logits `[B, n_out]` of the batch `x` `[B, *input_shape]`, each mask `masks[i]` (when
+/// Whether `t` can take the CPU kernels of [`super::cpu_ops`] (f32 or f64 on the CPU).
+fn fast_cpu(t: &Tensor) -> bool {
+    t.device().is_cpu() && matches!(t.dtype(), DType::F32 | DType::F64)
+}
+
+/// The logits `[B, n_out]` of the batch `x` `[B, *input_shape]` with the parameters `params`
+/// (the trainer's variables for a step, detached copies for an evaluation), each mask `masks[i]` (when
 /// present) multiplying the network input (i = 0) or the output of layer i − 1.
 pub(crate) fn forward(
     arch: &Architecture,
     offsets: &[usize],
-    params: &[Var],
+    params: &[Tensor],
     x: &Tensor,
     masks: &[Option<Tensor>],
 ) -> Result<Tensor> {
@@ -56,7 +63,7 @@ pub(crate) fn forward(
     let mut inputs: Vec<Tensor> = Vec::with_capacity(n);
     for (j, layer) in arch.layers.iter().enumerate() {
         inputs.push(h.clone());
-        let p = |k: usize| params[offsets[j] + k].as_tensor();
+        let p = |k: usize| &params[offsets[j] + k];
         let unsupported = |what: &str| {
             Err(TrainError::Config(format!(
                 "layer {j} ({}): {what} is not supported in training",
@@ -74,15 +81,15 @@ pub(crate) fn forward(
                 } else {
                     (h.pad_with_zeros(2, ph, ph)?.pad_with_zeros(3, pw, pw)?, 0)
                 };
-                let y = if c.groups == 1 {
-                    conv2d_im2col(&h2, p(0), pad, c.stride.0)?
+                let bias = c.bias.then(|| p(1));
+                if c.groups == 1 {
+                    conv2d_im2col(&h2, p(0), bias, pad, c.stride.0)?
                 } else {
-                    h2.conv2d(p(0), pad, c.stride.0, 1, c.groups)?
-                };
-                if c.bias {
-                    y.broadcast_add(&p(1).reshape((1, c.out_channels, 1, 1))?)?
-                } else {
-                    y
+                    let y = h2.conv2d(p(0), pad, c.stride.0, 1, c.groups)?;
+                    match bias {
+                        Some(b) => y.broadcast_add(&b.reshape((1, c.out_channels, 1, 1))?)?,
+                        None => y,
+                    }
                 }
             }
             LayerSpec::Linear(l) => {
@@ -100,6 +107,11 @@ pub(crate) fn forward(
                 }
                 let (k0, k1) = (pl.kernel_size.0, pl.kernel_size.1);
                 let (_, _, hh, ww) = h.dims4()?;
+                let max = matches!(layer.spec, LayerSpec::MaxPool2d(_));
+                if max && fast_cpu(&h) && hh >= k0 && ww >= k1 {
+                    h = mask(j + 1, h.contiguous()?.apply_op1(MaxPool { k0, k1 })?)?;
+                    continue;
+                }
                 let h2 = h.narrow(2, 0, hh / k0 * k0)?.narrow(3, 0, ww / k1 * k1)?;
                 if let LayerSpec::MaxPool2d(_) = layer.spec {
                     // max over the window axes of [B, C, H/k0, k0, W/k1, k1]: candle's own
@@ -132,6 +144,7 @@ pub(crate) fn forward(
                     ActKind::Relu6 => t.relu()?.minimum(6.0)?,
                     ActKind::Sigmoid => candle_nn::ops::sigmoid(&t)?,
                     ActKind::Tanh => t.tanh()?,
+                    ActKind::Softplus if fast_cpu(&t) => t.contiguous()?.apply_op1(Softplus)?,
                     ActKind::Softplus => {
                         let tail = t.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?;
                         (t.relu()? + tail)?
@@ -167,8 +180,46 @@ pub(crate) fn forward(
 /// gradient, which is orders of magnitude slower on CPU):
 /// `patches[b, y, x, c·kh·kw + i·kw + j] = x_pad[b, c, s·y + i, s·x + j]`,
 /// `out[b, o, y, x] = Σ_q patches[b, y, x, q] · w[o, q]`.
-fn conv2d_im2col(x: &Tensor, w: &Tensor, pad: usize, stride: usize) -> Result<Tensor> {
+fn conv2d_im2col(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    pad: usize,
+    stride: usize,
+) -> Result<Tensor> {
     let (o, c, kh, kw) = w.dims4()?;
+    if fast_cpu(x) {
+        let (b, xc, hh, ww) = x.dims4()?;
+        if xc != c || hh + 2 * pad < kh || ww + 2 * pad < kw || stride == 0 {
+            return Err(TrainError::Config(format!(
+                "a {o}×{c}×{kh}×{kw} convolution (padding {pad}, stride {stride}) on a \
+                 {xc}×{hh}×{ww} input"
+            )));
+        }
+        let geometry = Im2col {
+            b,
+            c,
+            h: hh,
+            w: ww,
+            kh,
+            kw,
+            stride,
+            pad,
+        };
+        let (oh, ow) = geometry.out_hw();
+        let y = x
+            .contiguous()?
+            .apply_op1(geometry)?
+            .matmul(&w.reshape((o, c * kh * kw))?.t()?)?;
+        let y = match bias {
+            Some(bias) => y.broadcast_add(bias)?,
+            None => y,
+        };
+        return Ok(y
+            .reshape((b, oh, ow, o))?
+            .permute((0, 3, 1, 2))?
+            .contiguous()?);
+    }
     let x = if pad > 0 {
         x.pad_with_zeros(2, pad, pad)?.pad_with_zeros(3, pad, pad)?
     } else {
@@ -202,7 +253,11 @@ fn conv2d_im2col(x: &Tensor, w: &Tensor, pad: usize, stride: usize) -> Result<Te
     // [B, oh, ow, C, kh·kw] → [B·oh·ow, C·kh·kw]
     let patches = Tensor::stack(&taps, 4)?.reshape((b * oh * ow, c * kh * kw))?;
     let y = patches.matmul(&w.reshape((o, c * kh * kw))?.t()?)?;
-    Ok(y.reshape((b, oh, ow, o))?.permute((0, 3, 1, 2))?)
+    let y = y.reshape((b, oh, ow, o))?.permute((0, 3, 1, 2))?;
+    Ok(match bias {
+        Some(bias) => y.broadcast_add(&bias.reshape((1, o, 1, 1))?)?,
+        None => y,
+    })
 }
 
 /// The cross-entropy `mean_b −Σ_k t_bk log softmax(z_b)_k` of logits `z` `[B, K]` against

@@ -41,6 +41,7 @@
 //! ```
 
 pub mod config;
+mod cpu_ops;
 mod graph;
 pub mod init;
 pub mod presets;

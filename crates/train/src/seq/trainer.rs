@@ -30,7 +30,7 @@ use std::time::Instant;
 const SHUFFLE_SALT: u64 = 0x5345_5153_4855_4646;
 const MASK_SALT: u64 = 0x5345_514d_4153_4b53;
 /// Rows per forward pass when evaluating.
-const EVAL_ROWS: usize = 500;
+const EVAL_ROWS: usize = 250;
 
 /// Trains a [`Sequential`] architecture; owns its parameters (f32, in
 /// [`Architecture::tensors`] order) and optimizer state between epochs.
@@ -278,12 +278,14 @@ impl SeqTrainer {
     pub fn evaluate(&self, data: &Dataset) -> Result<Metrics> {
         self.check_data(data, "evaluation")?;
         let mut sums = MetricSums::default();
+        // Detached: no autodiff graph is recorded for an evaluation.
+        let params: Vec<Tensor> = self.vars.iter().map(|v| v.as_tensor().detach()).collect();
         let mut first = 0;
         while first < data.rows() {
             let last = (first + EVAL_ROWS).min(data.rows());
             let idx: Vec<u32> = (first as u32..last as u32).collect();
             let x = self.inputs(data, &idx)?;
-            let logits = forward(&self.arch, &self.offsets, &self.vars, &x, &[])?;
+            let logits = forward(&self.arch, &self.offsets, &params, &x, &[])?;
             let y = logits
                 .to_dtype(DType::F32)?
                 .flatten_all()?
@@ -384,7 +386,8 @@ impl SeqTrainer {
         }
         let t = Tensor::from_vec(t, (idx.len(), k), &self.device)?.to_dtype(self.dtype)?;
         let masks = self.masks(idx.len(), mask_stream)?;
-        let logits = forward(&self.arch, &self.offsets, &self.vars, &x, &masks)?;
+        let params: Vec<Tensor> = self.vars.iter().map(|v| v.as_tensor().clone()).collect();
+        let logits = forward(&self.arch, &self.offsets, &params, &x, &masks)?;
         let loss = cross_entropy(&logits, &t)?;
         let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         let y = logits
