@@ -14,7 +14,9 @@
 //! ```
 //!
 //! The committed `results/`, `figures/` and `REPORT.md` at the workspace root are the
-//! *published snapshot*. Every command works by default on the *working tree* `out/`
+//! *published snapshot*; the paper profile's results have their own store beside them,
+//! `results/paper/`, `figures/paper/` and `REPORT-paper.md`, and `REPORT.md` shows their
+//! verdicts in a *Paper profile* section (paper.rs). Every command works by default on the *working tree* `out/`
 //! (`out/results/<id>/`, `out/figures/<id>/`, `out/REPORT.md`; git ignores it); `--publish`
 //! targets the snapshot instead, which is how developers refresh it. `--results DIR` moves all
 //! three (figures and report beside it), `--figures`/`--report`/`--output` override. Writes
@@ -39,6 +41,7 @@ mod ci;
 mod data;
 mod fuzz;
 mod gpu_check;
+mod paper;
 mod peers;
 mod reproduce;
 
@@ -177,18 +180,33 @@ struct Dirs {
 }
 
 impl Dirs {
-    fn paths(&self, root: &Path) -> Paths {
-        let base = if self.publish {
+    /// The workspace root with `--publish`, else the working tree `out/`.
+    fn base(&self, root: &Path) -> PathBuf {
+        if self.publish {
             root.to_path_buf()
         } else {
             reproduce::working_tree(root)
+        }
+    }
+    /// The store of `profile`: `--results`/`--figures` when given, else the paper store
+    /// (`results/paper/`, `figures/paper/`, paper.rs) for the paper profile and the main
+    /// store (`results/`, `figures/`) otherwise, under [`Dirs::base`].
+    fn paths(&self, root: &Path, profile: Option<Profile>) -> Paths {
+        let base = self.base(root);
+        let mut paths = match (&self.results, profile) {
+            (Some(r), _) => Paths::beside(r.clone()),
+            (None, Some(Profile::Paper)) => paper::store(&base),
+            (None, _) => Paths::beside(base.join("results")),
         };
-        let results = self.results.clone().unwrap_or_else(|| base.join("results"));
-        let mut paths = Paths::beside(results);
         if let Some(f) = &self.figures {
             paths.figures = f.clone();
         }
         paths
+    }
+    /// The base of the two-store layout (main and paper stores, `REPORT.md` and
+    /// `REPORT-paper.md`), or `None` when `--results` or `--figures` names one store.
+    fn layout(&self, root: &Path) -> Option<PathBuf> {
+        (self.results.is_none() && self.figures.is_none()).then(|| self.base(root))
     }
 }
 
@@ -219,21 +237,29 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Figures { merge, dirs } => {
-            let paths = dirs.paths(&root);
+            let paths = dirs.paths(&root, merge.profile);
             let merged = merge_stored(&paths, merge.profile);
             let drawn = figures(&paths);
-            merged.and(drawn)
+            // The other store of the two-store layout is redrawn too.
+            let other = match (dirs.layout(&root), merge.profile) {
+                (Some(base), Some(Profile::Paper)) => Some(Paths::beside(base.join("results"))),
+                (Some(base), _) if paper::store(&base).results.is_dir() => {
+                    Some(paper::store(&base))
+                }
+                _ => None,
+            };
+            let drawn_other = other.map_or(Ok(()), |p| figures(&p));
+            merged.and(drawn).and(drawn_other)
         }
         Command::Report {
             merge,
             dirs,
             output,
         } => {
-            let paths = dirs.paths(&root);
-            let out = output.unwrap_or_else(|| default_report(&paths));
+            let paths = dirs.paths(&root, merge.profile);
             // The report covers what is stored even when a merge fails.
             let merged = merge_stored(&paths, merge.profile);
-            let written = write_report(&paths, &out);
+            let written = write_reports(&dirs, &root, &paths, output);
             merged.and(written)
         }
         Command::Run { id, opts } => match ftnn_experiments::find(&id) {
@@ -259,15 +285,14 @@ fn main() -> ExitCode {
                 .into_iter()
                 .filter(|e| only.is_empty() || only.iter().any(|id| id == e.id()))
                 .collect();
-            let paths = opts.dirs.paths(&root);
+            let paths = opts.dirs.paths(&root, Some(opts.profile));
             // The report covers every experiment with stored results, even after a failure;
             // a shard leaves it to the merge.
             let ran = run_many(&chosen, &opts, &root);
             if opts.shard.is_some() {
                 return exit_code(ran);
             }
-            let out = report.unwrap_or_else(|| default_report(&paths));
-            let written = write_report(&paths, &out);
+            let written = write_reports(&opts.dirs, &root, &paths, report);
             ran.and(written)
         }
         Command::BenchPeers(args) => peers::run(args, &root),
@@ -415,7 +440,8 @@ fn summary(status: &RunStatus, profile: Profile, paths: &Paths, id: &str) -> Str
     }
 }
 
-/// Writes the report (redrawing figures from stored results) and says where.
+/// Writes the report of the store `paths` (redrawing figures from stored results) and says
+/// where.
 fn write_report(paths: &Paths, out: &Path) -> anyhow::Result<()> {
     let exps = registry();
     let refs: Vec<&dyn AnyExperiment> = exps.iter().map(|e| e.as_ref()).collect();
@@ -424,14 +450,60 @@ fn write_report(paths: &Paths, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The reports after a run or a merge. With `--report`/`--output`, or with `--results` or
+/// `--figures` naming one store, the report of `paths` alone (at `out`, default `REPORT.md`
+/// beside the results directory). Otherwise the two-store layout: `REPORT.md` of the main
+/// store with the *Paper profile* section, and `REPORT-paper.md` of the paper store when it
+/// holds results (paper.rs).
+fn write_reports(
+    dirs: &Dirs,
+    root: &Path,
+    paths: &Paths,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let base = match (dirs.layout(root), out) {
+        (Some(base), None) => base,
+        (_, out) => {
+            let out = out.unwrap_or_else(|| default_report(paths));
+            return write_report(paths, &out);
+        }
+    };
+    let main = Paths::beside(base.join("results"));
+    let store = paper::store(&base);
+    let main_report = base.join("REPORT.md");
+    let written = write_report(&main, &main_report);
+    let exps = registry();
+    let refs: Vec<&dyn AnyExperiment> = exps.iter().map(|e| e.as_ref()).collect();
+    if !paper::has_results(&refs, &store) {
+        return written;
+    }
+    let paper_report = paper::report_path(&base);
+    let paper_written = write_report(&store, &paper_report);
+    let name = paper_report
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let inserted = (|| -> anyhow::Result<()> {
+        let Some(section) = paper::section(&refs, &main, &store, &name) else {
+            return Ok(());
+        };
+        let text = std::fs::read_to_string(&main_report)
+            .with_context(|| format!("cannot read {}", main_report.display()))?;
+        let text = paper::insert_after_summary(&text, &section);
+        ftnn_lab::store::write_atomic(&main_report, text.as_bytes())?;
+        Ok(())
+    })();
+    written.and(paper_written).and(inserted)
+}
+
 fn run_many(exps: &[Box<dyn AnyExperiment>], opts: &RunOpts, root: &Path) -> anyhow::Result<()> {
-    let paths = opts.dirs.paths(root);
+    let paths = opts.dirs.paths(root, Some(opts.profile));
     let results = paths.results.clone();
     std::fs::create_dir_all(&results)
         .with_context(|| format!("cannot create {}", results.display()))?;
     let ids: Vec<&str> = exps.iter().map(|e| e.id()).collect();
     // Read before the run: with --publish the run replaces them.
-    let snapshot = reproduce::Stored::load(&reproduce::snapshot_results(root), &ids);
+    let snapshot = reproduce::Stored::load(&reproduce::snapshot_results(root, opts.profile), &ids);
     let target = reproduce::Stored::load(&results, &ids);
     let expected = reproduce::expected(&ids, opts.profile, &snapshot, &target);
     let device = opts.device.open()?;
@@ -511,9 +583,13 @@ mod tests {
         let cli = Cli::try_parse_from(args).unwrap();
         match cli.command {
             Command::ReproduceAll { opts, report, .. } => {
-                (opts.dirs.paths(Path::new("/w")), report)
+                (opts.dirs.paths(Path::new("/w"), Some(opts.profile)), report)
             }
-            Command::Report { dirs, output, .. } => (dirs.paths(Path::new("/w")), output),
+            Command::Report {
+                dirs,
+                output,
+                merge,
+            } => (dirs.paths(Path::new("/w"), merge.profile), output),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -526,7 +602,10 @@ mod tests {
         assert_eq!(paths.figures, Path::new("/w/out/figures"));
         assert_eq!(default_report(&paths), Path::new("/w/out/REPORT.md"));
         assert!(report.is_none());
-        assert_ne!(paths.results, reproduce::snapshot_results(Path::new("/w")));
+        assert_ne!(
+            paths.results,
+            reproduce::snapshot_results(Path::new("/w"), Profile::Quick)
+        );
         let (paths, _) = paths_of(&["cargo xtask", "report"]);
         assert_eq!(paths.results, Path::new("/w/out/results"));
     }
@@ -534,7 +613,10 @@ mod tests {
     #[test]
     fn publish_targets_the_snapshot_and_explicit_dirs_win() {
         let (paths, _) = paths_of(&["cargo xtask", "reproduce-all", "--publish"]);
-        assert_eq!(paths.results, reproduce::snapshot_results(Path::new("/w")));
+        assert_eq!(
+            paths.results,
+            reproduce::snapshot_results(Path::new("/w"), Profile::Quick)
+        );
         assert_eq!(paths.figures, Path::new("/w/figures"));
         assert_eq!(default_report(&paths), Path::new("/w/REPORT.md"));
         // What CI passes.
@@ -554,5 +636,42 @@ mod tests {
         assert_eq!(paths.results, Path::new("target/ci-results"));
         assert_eq!(paths.figures, Path::new("target/ci-figures"));
         assert_eq!(report.as_deref(), Some(Path::new("target/ci-REPORT.md")));
+    }
+
+    /// The paper profile has its own store beside the main one, in the snapshot and in the
+    /// working tree; `--results` still names one store whatever the profile.
+    #[test]
+    fn the_paper_profile_computes_into_its_own_store() {
+        let (paths, _) = paths_of(&["cargo xtask", "reproduce-all", "--profile", "paper"]);
+        assert_eq!(paths.results, Path::new("/w/out/results/paper"));
+        assert_eq!(paths.figures, Path::new("/w/out/figures/paper"));
+        let (paths, _) = paths_of(&[
+            "cargo xtask",
+            "reproduce-all",
+            "--profile",
+            "paper",
+            "--publish",
+        ]);
+        assert_eq!(paths.results, Path::new("/w/results/paper"));
+        assert_eq!(paths.figures, Path::new("/w/figures/paper"));
+        assert_eq!(
+            reproduce::snapshot_results(Path::new("/w"), Profile::Paper),
+            Path::new("/w/results/paper")
+        );
+        let (paths, _) = paths_of(&["cargo xtask", "report", "--profile", "paper", "--publish"]);
+        assert_eq!(paths.results, Path::new("/w/results/paper"));
+        let (paths, _) = paths_of(&[
+            "cargo xtask",
+            "reproduce-all",
+            "--profile",
+            "paper",
+            "--results",
+            "x/results",
+        ]);
+        assert_eq!(paths.results, Path::new("x/results"));
+        assert_eq!(paths.figures, Path::new("x/figures"));
+        // The quick profile keeps the main store.
+        let (paths, _) = paths_of(&["cargo xtask", "reproduce-all", "--publish"]);
+        assert_eq!(paths.results, Path::new("/w/results"));
     }
 }

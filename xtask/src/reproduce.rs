@@ -17,9 +17,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// The published snapshot's results directory: `results/` at the workspace root.
-pub fn snapshot_results(root: &Path) -> PathBuf {
-    root.join("results")
+/// The published snapshot's results directory of `profile`: `results/` at the workspace root,
+/// `results/paper/` for the paper profile (its own store, paper.rs).
+pub fn snapshot_results(root: &Path, profile: Profile) -> PathBuf {
+    match profile {
+        Profile::Paper => crate::paper::store(root).results,
+        _ => root.join("results"),
+    }
 }
 
 /// The working tree, where runs compute by default: `out/` at the workspace root.
