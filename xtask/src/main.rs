@@ -171,10 +171,12 @@ struct Dirs {
     /// instead of the working tree out/.
     #[arg(long)]
     publish: bool,
-    /// Results directory (default: out/results/, or results/ with --publish).
+    /// Results directory (default: out/results/, or results/ with --publish; the paper
+    /// profile's store results/paper/ beside it).
     #[arg(long)]
     results: Option<PathBuf>,
-    /// Figures directory (default: figures/ beside the results directory).
+    /// Figures directory (default: figures/ beside the results directory; figures/paper/ for
+    /// the paper profile's store).
     #[arg(long)]
     figures: Option<PathBuf>,
 }
