@@ -36,13 +36,23 @@ pub fn has_results(exps: &[&dyn AnyExperiment], paper: &Paths) -> bool {
     exps.iter().any(|e| paper.results_file(e.id()).is_file())
 }
 
-/// The verdict label of `exp`'s section read from `paths`, or why there is none.
+/// The verdict label of `exp`'s section read from `paths` with the profile of its results
+/// (`reproduced (quick)`), or why there is none.
 fn verdict_of(exp: &dyn AnyExperiment, paths: &Paths) -> String {
+    let profile = ResultsFile::load(&paths.results_file(exp.id()))
+        .map(|r| format!(" ({})", r.profile))
+        .unwrap_or_default();
     match read_section(exp, paths) {
-        Ok(Some(s)) => s.verdict.label().to_string(),
+        Ok(Some(s)) => format!("{}{profile}", s.verdict.label()),
         Ok(None) => "not run".into(),
         Err(e) => format!("unreadable ({e})"),
     }
+}
+
+/// Whether the paper results `paper` were computed with the same parameters as the results of
+/// the same experiment in `main` (experiments whose quick profile already is the paper's set-up).
+fn same_parameters(paper: &ResultsFile, main: &Paths) -> Option<bool> {
+    ResultsFile::load(&main.results_file(&paper.id)).map(|m| m.params == paper.params)
 }
 
 /// Text for one Markdown table cell.
@@ -94,9 +104,9 @@ pub fn section(
     );
     let _ = writeln!(
         md,
-        "| experiment | verdict (paper profile) | verdict (above) | time | finished | computed by |"
+        "| experiment | verdict (paper profile) | verdict in `results/` | parameters | time | finished | computed by |"
     );
-    let _ = writeln!(md, "|---|---|---|---:|---|---|");
+    let _ = writeln!(md, "|---|---|---|---|---:|---|---|");
     let mut sections: Vec<(&str, ReportSection)> = Vec::new();
     for (e, r) in &with {
         let file = paper.results_file(e.id());
@@ -114,9 +124,14 @@ pub fn section(
             Ok(None) => "not run".into(),
             Err(err) => format!("unreadable ({})", cell(&err.to_string())),
         };
+        let params = match same_parameters(r, main) {
+            Some(true) => "the same as in `results/` (that profile already is the paper's set-up)",
+            Some(false) => "the paper's (other than in `results/`)",
+            None => "the paper's",
+        };
         let _ = writeln!(
             md,
-            "| `{}` | {} | {} | {} | {finished} | {code} |",
+            "| `{}` | {} | {} | {params} | {} | {finished} | {code} |",
             e.id(),
             paper_verdict,
             cell(&verdict_of(*e, main)),
@@ -166,6 +181,96 @@ pub fn insert_after_summary(report: &str, section: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ftnn_lab::{Context, Experiment, Outcome, PaperRow, Profile, Stored, Verdict};
+    use indicatif::{MultiProgress, ProgressDrawTarget};
+
+    /// An experiment whose estimate 1 − 1/draws reaches the "paper's" 1 ± 0.05 only with the
+    /// paper profile's 100 draws (0.99), not with quick's 10 (0.9).
+    struct Draws;
+
+    impl Experiment for Draws {
+        type Params = serde_json::Value;
+        type Results = f64;
+        fn id(&self) -> &'static str {
+            "draws"
+        }
+        fn title(&self) -> &'static str {
+            "test experiment"
+        }
+        fn origin(&self) -> &'static str {
+            "none"
+        }
+        fn params(&self, profile: Profile) -> serde_json::Value {
+            let draws = if profile == Profile::Paper { 100 } else { 10 };
+            serde_json::json!({ "draws": draws })
+        }
+        fn run(&self, _: &Context, params: &serde_json::Value) -> anyhow::Result<Outcome<f64>> {
+            let draws = params["draws"].as_f64().expect("draws");
+            Ok(Outcome {
+                results: 1.0 - 1.0 / draws,
+                conclusion: String::new(),
+                tables: vec![],
+            })
+        }
+        fn figures(
+            &self,
+            _: &Stored<serde_json::Value, f64>,
+            _: &Path,
+        ) -> anyhow::Result<Vec<PathBuf>> {
+            Ok(vec![])
+        }
+        fn report(&self, stored: &Stored<serde_json::Value, f64>) -> ReportSection {
+            let ours = stored.results;
+            let verdict = if (ours - 1.0).abs() <= 0.05 {
+                Verdict::Reproduced
+            } else {
+                Verdict::Differs(format!("{ours} is not within 0.05 of 1"))
+            };
+            ReportSection {
+                rows: vec![PaperRow::new(
+                    "estimate",
+                    "1",
+                    ours.to_string(),
+                    verdict.clone(),
+                )],
+                verdict,
+                notes: String::new(),
+            }
+        }
+    }
+
+    #[test]
+    fn the_section_sets_the_paper_verdict_beside_the_main_one() {
+        let base = std::env::temp_dir().join(format!("ftnn-paper-section-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let main = Paths::beside(base.join("results"));
+        let paper = store(&base);
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::hidden());
+        let exps: [&dyn AnyExperiment; 1] = [&Draws];
+        assert!(section(&exps, &main, &paper, "REPORT-paper.md").is_none());
+        ftnn_lab::run_experiment(&Draws, Profile::Quick, &main, false, None, &multi).unwrap();
+        assert!(!has_results(&exps, &paper));
+        assert!(section(&exps, &main, &paper, "REPORT-paper.md").is_none());
+        ftnn_lab::run_experiment(&Draws, Profile::Paper, &paper, false, None, &multi).unwrap();
+        assert!(has_results(&exps, &paper));
+        let md = section(&exps, &main, &paper, "REPORT-paper.md").unwrap();
+        let _ = std::fs::remove_dir_all(&base);
+        assert!(md.starts_with("## Paper profile\n"), "{md}");
+        assert!(md.contains("1 of 1 experiments"), "{md}");
+        assert!(
+            md.contains("| `draws` | reproduced | differs (quick) | the paper's (other than"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| estimate | 1 | 0.99 | — | — | reproduced |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("**Verdict (paper profile): reproduced**"),
+            "{md}"
+        );
+        assert!(md.contains("[`REPORT-paper.md`](REPORT-paper.md)"), "{md}");
+    }
 
     #[test]
     fn the_paper_store_sits_beside_the_main_one() {
