@@ -5,12 +5,10 @@
 //!
 //! `REPORT.md` gets a *Paper profile* section after its summary ([`section`]): for every
 //! experiment with paper-profile results, the paper profile's verdict beside the main store's,
-//! and the paper profile's rows (paper, ours, rule, distance, verdict) — so the reader sees
-//! both profiles' verdicts in one place, each computed from its own stored numbers.
+//! each computed from its own stored numbers, linked to its section of `REPORT-paper.md`
+//! (rows, rule, distance, conclusion, figures).
 
-use ftnn_lab::{
-    provenance::short, read_section, AnyExperiment, Freshness, Paths, ReportSection, ResultsFile,
-};
+use ftnn_lab::{provenance::short, read_section, AnyExperiment, Freshness, Paths, ResultsFile};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -60,19 +58,9 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
-/// `12.3 s`, `4.5 min`, `1.25 h`.
-fn fmt_seconds(s: f64) -> String {
-    if s < 60.0 {
-        format!("{s:.1} s")
-    } else if s < 3600.0 {
-        format!("{:.1} min", s / 60.0)
-    } else {
-        format!("{:.2} h", s / 3600.0)
-    }
-}
-
 /// The *Paper profile* section of `REPORT.md`: the experiments of `exps` with results in
-/// `paper`, their verdict there beside their verdict in `main`, and the paper profile's rows.
+/// `paper`, their verdict there beside their verdict in `main`, each linked to its section of
+/// the paper report.
 /// `None` when the paper store holds no results. `report_name` is the paper report's file
 /// name, linked from the section.
 pub fn section(
@@ -94,7 +82,7 @@ pub fn section(
         md,
         "The `paper` profile runs the original's set-up at the paper's sizes (SPEC §15). Its \
          results are kept beside the ones above, in `results/{SUBDIR}/`; the full report with \
-         conclusions, figures and parameters is [`{report_name}`]({report_name}). {} of {} \
+         rows, rules, conclusions, figures and parameters is [`{report_name}`]({report_name}). {} of {} \
          experiments have paper-profile results; the others' paper profiles take more than \
          about an hour on the 2-core machine that computed this snapshot (the decay sweeps \
          state their estimate in a row above) or were not run yet (`cargo xtask run ID \
@@ -107,7 +95,6 @@ pub fn section(
         "| experiment | verdict (paper profile) | verdict in `results/` | parameters | time | finished | computed by |"
     );
     let _ = writeln!(md, "|---|---|---|---|---:|---|---|");
-    let mut sections: Vec<(&str, ReportSection)> = Vec::new();
     for (e, r) in &with {
         let file = paper.results_file(e.id());
         let finished = r.finished_or_mtime(&file).unwrap_or_else(|| "—".into());
@@ -116,11 +103,7 @@ pub fn section(
             Freshness::Stale(_) => format!("{} — **stale**", short(r.revision.as_deref())),
         };
         let paper_verdict = match read_section(*e, paper) {
-            Ok(Some(s)) => {
-                let label = s.verdict.label().to_string();
-                sections.push((e.id(), s));
-                label
-            }
+            Ok(Some(s)) => s.verdict.label().to_string(),
             Ok(None) => "not run".into(),
             Err(err) => format!("unreadable ({})", cell(&err.to_string())),
         };
@@ -129,40 +112,15 @@ pub fn section(
             Some(false) => "the paper's (other than in `results/`)",
             None => "the paper's",
         };
+        let (id, main_verdict) = (e.id(), cell(&verdict_of(*e, main)));
+        let time = crate::reproduce::human(r.seconds);
         let _ = writeln!(
             md,
-            "| `{}` | {} | {} | {params} | {} | {finished} | {code} |",
-            e.id(),
-            paper_verdict,
-            cell(&verdict_of(*e, main)),
-            fmt_seconds(r.seconds)
+            "| [`{id}`]({report_name}#{id}) | {paper_verdict} | {main_verdict} | {params} | \
+             {time} | {finished} | {code} |"
         );
     }
     md.push('\n');
-    for (id, s) in sections {
-        let _ = writeln!(md, "### `{id}`, paper profile\n");
-        if !s.rows.is_empty() {
-            let _ = writeln!(
-                md,
-                "| quantity | paper | ours | rule (SPEC §16) | distance | verdict |"
-            );
-            let _ = writeln!(md, "|---|---|---|---|---|---|");
-            for row in &s.rows {
-                let _ = writeln!(
-                    md,
-                    "| {} | {} | {} | {} | {} | {} |",
-                    cell(&row.quantity),
-                    cell(&row.paper),
-                    cell(&row.ours),
-                    cell(row.rule.as_deref().unwrap_or("—")),
-                    cell(row.distance.as_deref().unwrap_or("—")),
-                    cell(&row.verdict.to_string())
-                );
-            }
-            md.push('\n');
-        }
-        let _ = writeln!(md, "**Verdict (paper profile): {}**\n", s.verdict);
-    }
     Some(md)
 }
 
@@ -181,7 +139,9 @@ pub fn insert_after_summary(report: &str, section: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ftnn_lab::{Context, Experiment, Outcome, PaperRow, Profile, Stored, Verdict};
+    use ftnn_lab::{
+        Context, Experiment, Outcome, PaperRow, Profile, ReportSection, Stored, Verdict,
+    };
     use indicatif::{MultiProgress, ProgressDrawTarget};
 
     /// An experiment whose estimate 1 − 1/draws reaches the "paper's" 1 ± 0.05 only with the
@@ -258,15 +218,9 @@ mod tests {
         assert!(md.starts_with("## Paper profile\n"), "{md}");
         assert!(md.contains("1 of 1 experiments"), "{md}");
         assert!(
-            md.contains("| `draws` | reproduced | differs (quick) | the paper's (other than"),
-            "{md}"
-        );
-        assert!(
-            md.contains("| estimate | 1 | 0.99 | — | — | reproduced |"),
-            "{md}"
-        );
-        assert!(
-            md.contains("**Verdict (paper profile): reproduced**"),
+            md.contains(
+                "| [`draws`](REPORT-paper.md#draws) | reproduced | differs (quick) | the paper's (other than"
+            ),
             "{md}"
         );
         assert!(md.contains("[`REPORT-paper.md`](REPORT-paper.md)"), "{md}");
