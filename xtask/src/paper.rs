@@ -58,6 +58,18 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
+/// A run time as the report's summary writes it (`0.2 s`, `7.8 min`, `1.20 h`; the lab's
+/// formatter is private to its report module).
+fn seconds(s: f64) -> String {
+    if s < 60.0 {
+        format!("{s:.1} s")
+    } else if s < 3600.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{:.2} h", s / 3600.0)
+    }
+}
+
 /// The *Paper profile* section of `REPORT.md`: the experiments of `exps` with results in
 /// `paper`, their verdict there beside their verdict in `main`, each linked to its section of
 /// the paper report.
@@ -85,7 +97,7 @@ pub fn section(
          rows, rules, conclusions, figures and parameters is [`{report_name}`]({report_name}). {} of {} \
          experiments have paper-profile results; the others' paper profiles take more than \
          about an hour on the 2-core machine that computed this snapshot (the decay sweeps \
-         state their estimate in a row above) or were not run yet (`cargo xtask run ID \
+         state their estimate in a row of their section) or were not run yet (`cargo xtask run ID \
          --profile paper --publish`).\n",
         with.len(),
         exps.len()
@@ -113,7 +125,7 @@ pub fn section(
             None => "the paper's",
         };
         let (id, main_verdict) = (e.id(), cell(&verdict_of(*e, main)));
-        let time = crate::reproduce::human(r.seconds);
+        let time = seconds(r.seconds);
         let _ = writeln!(
             md,
             "| [`{id}`]({report_name}#{id}) | {paper_verdict} | {main_verdict} | {params} | \
@@ -224,6 +236,14 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("[`REPORT-paper.md`](REPORT-paper.md)"), "{md}");
+    }
+
+    #[test]
+    fn run_times_read_as_in_the_summary() {
+        assert_eq!(seconds(0.2), "0.2 s");
+        assert_eq!(seconds(59.94), "59.9 s");
+        assert_eq!(seconds(467.0), "7.8 min");
+        assert_eq!(seconds(5400.0), "1.50 h");
     }
 
     #[test]
